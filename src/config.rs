@@ -1,0 +1,491 @@
+//! The one typed configuration: built-in defaults < the TOML file < `DATABASE_URL` <
+//! `ATTUNE_SECTION__KEY` environment variables.
+//!
+//! Loading happens in two steps so that every later piece of code receives values that are
+//! already known to be good: serde reads a loose [`RawConfig`] (unknown keys refused), then
+//! [`Config::from_raw`] parses it into typed values, naming the key on every error.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// Environment variables that start with `ATTUNE_` but are not configuration keys.
+const NON_CONFIG_ENV: &[&str] = &["ATTUNE_DISCORD_OPENAPI", "ATTUNE_CONFIG", "ATTUNE_TEST_LOG"];
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/attune";
+
+/// A configuration problem, always naming the key it is about.
+#[derive(Debug, thiserror::Error)]
+#[error("config key `{key}`: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// All problems found at once, so a host fixes the file in one go.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub discord: RawDiscord,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub scheduler: RawScheduler,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDiscord {
+    pub token: Option<SecretString>,
+    pub application_id: Option<u64>,
+    pub proxy_url: Option<String>,
+    pub dev_guild_id: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: Option<String>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduler {
+    pub enabled: Option<bool>,
+    pub poll_interval_ms: Option<u64>,
+    pub grace_minutes: Option<i64>,
+    pub lease_secs: Option<i64>,
+    pub batch_size: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    /// Needed by `attune run`; `attune sandbox` brings its own.
+    pub token: Option<SecretString>,
+    pub application_id: Option<u64>,
+    pub proxy_url: Option<Url>,
+    pub dev_guild_id: Option<u64>,
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: Url,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub enabled: bool,
+    pub poll_interval: Duration,
+    /// A job found late by more than this is recorded as missed instead of posted.
+    pub grace: chrono::Duration,
+    pub lease: chrono::Duration,
+    pub batch_size: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub discord: DiscordConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub scheduler: SchedulerConfig,
+}
+
+impl Config {
+    /// Reads the file (if any) and the environment. `path` is `--config`; without it
+    /// `config.toml` in the working directory is used when present.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
+        let mut figment = Figment::new();
+        match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(ConfigErrors(vec![ConfigError::new(
+                        "--config",
+                        format!("file {} does not exist", p.display()),
+                    )]));
+                }
+                figment = figment.merge(Toml::file(p));
+            }
+            None => {
+                let default = PathBuf::from("config.toml");
+                if default.exists() {
+                    figment = figment.merge(Toml::file(default));
+                }
+            }
+        }
+        Self::from_figment(figment)
+    }
+
+    /// Only built-in defaults and the environment; used by the sandbox and the tests.
+    pub fn from_env_only() -> Result<Config, ConfigErrors> {
+        Self::from_figment(Figment::new())
+    }
+
+    fn from_figment(figment: Figment) -> Result<Config, ConfigErrors> {
+        let mut errors = Vec::new();
+        for (key, _) in std::env::vars() {
+            if let Some(rest) = key.strip_prefix("ATTUNE_") {
+                if !rest.contains("__") && !NON_CONFIG_ENV.contains(&key.as_str()) {
+                    errors.push(ConfigError::new(
+                        format!("env {key}"),
+                        "not a configuration key; use ATTUNE_SECTION__KEY, e.g. ATTUNE_DISCORD__TOKEN",
+                    ));
+                }
+            }
+        }
+        let figment = figment
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(
+                Env::prefixed("ATTUNE_")
+                    .filter(|k| k.as_str().contains("__"))
+                    .split("__"),
+            );
+        match figment.extract::<RawConfig>() {
+            Ok(raw) => match Config::from_raw(raw) {
+                Ok(c) if errors.is_empty() => Ok(c),
+                Ok(_) => Err(ConfigErrors(errors)),
+                Err(mut more) => {
+                    errors.append(&mut more.0);
+                    Err(ConfigErrors(errors))
+                }
+            },
+            Err(e) => {
+                errors.extend(e.into_iter().map(figment_error));
+                Err(ConfigErrors(errors))
+            }
+        }
+    }
+
+    pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigErrors> {
+        let mut errors = Vec::new();
+        let proxy_url = raw
+            .discord
+            .proxy_url
+            .as_deref()
+            .and_then(|s| match Url::parse(s) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                Ok(u) => {
+                    errors.push(ConfigError::new(
+                        "discord.proxy_url",
+                        format!("scheme `{}` is not http or https", u.scheme()),
+                    ));
+                    None
+                }
+                Err(e) => {
+                    errors.push(ConfigError::new(
+                        "discord.proxy_url",
+                        format!("not a URL ({e}): {s:?}"),
+                    ));
+                    None
+                }
+            });
+        if let Some(t) = &raw.discord.token {
+            if t.expose_secret().trim().is_empty() {
+                errors.push(ConfigError::new("discord.token", "is empty"));
+            }
+        }
+        let db_url_text = raw
+            .database
+            .url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let db_url = match Url::parse(&db_url_text) {
+            Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") => Some(u),
+            Ok(u) => {
+                errors.push(ConfigError::new(
+                    "database.url",
+                    format!("scheme `{}` is not postgres://", u.scheme()),
+                ));
+                None
+            }
+            Err(e) => {
+                errors.push(ConfigError::new("database.url", format!("not a URL ({e})")));
+                None
+            }
+        };
+        let max_connections = raw.database.max_connections.unwrap_or(10);
+        if max_connections == 0 {
+            errors.push(ConfigError::new(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        let format = match raw.log.format.as_deref().unwrap_or("pretty") {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                errors.push(ConfigError::new(
+                    "log.format",
+                    format!("`{other}` is not one of: pretty, json"),
+                ));
+                LogFormat::Pretty
+            }
+        };
+        let level = raw.log.level.unwrap_or_else(|| "info".to_string());
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&level) {
+            errors.push(ConfigError::new(
+                "log.level",
+                format!("`{level}` is not a log filter ({e})"),
+            ));
+        }
+        let grace_minutes = raw.scheduler.grace_minutes.unwrap_or(120);
+        if !(0..=10_080).contains(&grace_minutes) {
+            errors.push(ConfigError::new(
+                "scheduler.grace_minutes",
+                "must be between 0 and 10080 (a week)",
+            ));
+        }
+        let lease_secs = raw.scheduler.lease_secs.unwrap_or(60);
+        if !(5..=3600).contains(&lease_secs) {
+            errors.push(ConfigError::new(
+                "scheduler.lease_secs",
+                "must be between 5 and 3600",
+            ));
+        }
+        let batch_size = raw.scheduler.batch_size.unwrap_or(50);
+        if !(1..=1000).contains(&batch_size) {
+            errors.push(ConfigError::new(
+                "scheduler.batch_size",
+                "must be between 1 and 1000",
+            ));
+        }
+        let poll_ms = raw.scheduler.poll_interval_ms.unwrap_or(1000);
+        if !(10..=60_000).contains(&poll_ms) {
+            errors.push(ConfigError::new(
+                "scheduler.poll_interval_ms",
+                "must be between 10 and 60000",
+            ));
+        }
+        let timeout_secs = raw.discord.request_timeout_secs.unwrap_or(10);
+        if !(1..=120).contains(&timeout_secs) {
+            errors.push(ConfigError::new(
+                "discord.request_timeout_secs",
+                "must be between 1 and 120",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Config {
+            discord: DiscordConfig {
+                token: raw.discord.token,
+                application_id: raw.discord.application_id,
+                proxy_url,
+                dev_guild_id: raw.discord.dev_guild_id,
+                request_timeout: Duration::from_secs(timeout_secs),
+            },
+            database: DatabaseConfig {
+                url: db_url.expect("checked above"),
+                max_connections,
+            },
+            log: LogConfig { format, level },
+            scheduler: SchedulerConfig {
+                enabled: raw.scheduler.enabled.unwrap_or(true),
+                poll_interval: Duration::from_millis(poll_ms),
+                grace: chrono::Duration::minutes(grace_minutes),
+                lease: chrono::Duration::seconds(lease_secs),
+                batch_size,
+            },
+        })
+    }
+
+    /// `attune run` needs a token; other commands do not.
+    pub fn require_token(&self) -> Result<&SecretString, ConfigError> {
+        self.discord.token.as_ref().ok_or_else(|| {
+            ConfigError::new(
+                "discord.token",
+                "missing: set it in config.toml ([discord] token = \"...\") or ATTUNE_DISCORD__TOKEN",
+            )
+        })
+    }
+
+    /// The effective configuration as TOML, secrets and passwords redacted.
+    pub fn redacted(&self) -> String {
+        let mut db = self.database.url.clone();
+        if db.password().is_some() {
+            let _ = db.set_password(Some("REDACTED"));
+        }
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "(not set)".into());
+        format!(
+            "[discord]\ntoken = {}\napplication_id = {}\nproxy_url = {}\ndev_guild_id = {}\nrequest_timeout_secs = {}\n\n\
+             [database]\nurl = \"{}\"\nmax_connections = {}\n\n\
+             [log]\nformat = \"{}\"\nlevel = \"{}\"\n\n\
+             [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\n",
+            if self.discord.token.is_some() { "\"REDACTED\"" } else { "(not set)" },
+            opt(self.discord.application_id.map(|v| v.to_string())),
+            opt(self.discord.proxy_url.as_ref().map(|u| format!("\"{u}\""))),
+            opt(self.discord.dev_guild_id.map(|v| v.to_string())),
+            self.discord.request_timeout.as_secs(),
+            db,
+            self.database.max_connections,
+            match self.log.format {
+                LogFormat::Pretty => "pretty",
+                LogFormat::Json => "json",
+            },
+            self.log.level,
+            self.scheduler.enabled,
+            self.scheduler.poll_interval.as_millis(),
+            self.scheduler.grace.num_minutes(),
+            self.scheduler.lease.num_seconds(),
+            self.scheduler.batch_size,
+        )
+    }
+}
+
+fn figment_error(e: figment::Error) -> ConfigError {
+    use figment::error::Kind;
+    let mut path = e.path.join(".");
+    let problem = match &e.kind {
+        Kind::UnknownField(field, expected) => {
+            path = if path.is_empty() {
+                field.clone()
+            } else {
+                format!("{path}.{field}")
+            };
+            if expected.is_empty() {
+                "unknown key".to_string()
+            } else {
+                format!("unknown key (known here: {})", expected.join(", "))
+            }
+        }
+        Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::InvalidValue(actual, expected) => format!("expected {expected}, found {actual}"),
+        other => other.to_string(),
+    };
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    ConfigError::new(
+        if path.is_empty() {
+            "(file)".into()
+        } else {
+            path
+        },
+        format!("{problem}{source}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(s: &str) -> Result<Config, ConfigErrors> {
+        let raw: Result<RawConfig, _> = Figment::new().merge(Toml::string(s)).extract();
+        match raw {
+            Ok(r) => Config::from_raw(r),
+            Err(e) => Err(ConfigErrors(e.into_iter().map(figment_error).collect())),
+        }
+    }
+
+    #[test]
+    fn defaults_are_usable() {
+        let c = from_toml("").unwrap();
+        assert_eq!(c.database.url.as_str(), DEFAULT_DATABASE_URL);
+        assert_eq!(c.log.format, LogFormat::Pretty);
+        assert!(c.require_token().is_err());
+        assert_eq!(c.scheduler.grace, chrono::Duration::hours(2));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = from_toml("[discord]\ntokn = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("discord.tokn"), "{err}");
+        assert!(err.contains("unknown key"), "{err}");
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        let err = from_toml(
+            "[discord]\nproxy_url = \"not a url\"\n[database]\nurl = \"mysql://x\"\n[log]\nformat = \"xml\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("discord.proxy_url"), "{err}");
+        assert!(err.contains("database.url"), "{err}");
+        assert!(err.contains("log.format"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = from_toml("[database]\nmax_connections = \"ten\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.max_connections"), "{err}");
+    }
+
+    #[test]
+    fn redacted_hides_token_and_password() {
+        let c = from_toml(
+            "[discord]\ntoken = \"super-secret-token\"\n[database]\nurl = \"postgres://u:pw123@h/db\"\n",
+        )
+        .unwrap();
+        let shown = c.redacted();
+        assert!(!shown.contains("super-secret-token"));
+        assert!(!shown.contains("pw123"));
+        assert!(shown.contains("REDACTED"));
+    }
+}

@@ -1,0 +1,185 @@
+//! The component router: every button, select and modal submit arrives here with a custom id
+//! that is parsed strictly, then checked against the database (who clicked, which channel,
+//! what state the item is in) before anything is written.
+
+use std::sync::Arc;
+
+use poise::serenity_prelude as serenity;
+use serenity::{ComponentInteraction, CreateInteractionResponse, FullEvent, Interaction};
+
+use super::{render, BotError};
+use crate::app::AppState;
+use crate::domain::custom_id::{CustomId, InviteAction, LeaveAction};
+use crate::domain::ids::{ChannelId, CoupleId, InvitationId, UserId};
+use crate::store::invitations::InvitationStatus;
+use crate::store::{couples, invitations};
+
+pub async fn on_event(
+    ctx: &serenity::Context,
+    event: &FullEvent,
+    state: &Arc<AppState>,
+) -> Result<(), BotError> {
+    if let FullEvent::InteractionCreate { interaction } = event {
+        match interaction {
+            Interaction::Component(ci) => on_component(ctx, ci, state).await,
+            Interaction::Modal(mi) => {
+                let resp = render::ephemeral_response(render::STALE_BUTTON);
+                if let Err(e) = mi.create_response(&ctx.http, resp).await {
+                    tracing::warn!(error = %e, "could not answer a modal");
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Who pressed what, where: the parsed facts every handler starts from.
+pub struct Press<'a> {
+    pub ctx: &'a serenity::Context,
+    pub interaction: &'a ComponentInteraction,
+    pub state: &'a Arc<AppState>,
+    pub user: UserId,
+    pub channel: ChannelId,
+}
+
+async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state: &Arc<AppState>) {
+    let press = Press {
+        ctx,
+        interaction: ci,
+        state,
+        user: UserId(ci.user.id.get()),
+        channel: ChannelId(ci.channel_id.get()),
+    };
+    let result = match ci.data.custom_id.parse::<CustomId>() {
+        Err(e) => {
+            tracing::info!(reason = %e, "refused a malformed custom id");
+            Err(BotError::user(render::STALE_BUTTON))
+        }
+        Ok(CustomId::Invite(id, action)) => on_invite(&press, id, action).await,
+        Ok(CustomId::Leave(id, action)) => on_leave(&press, id, action).await,
+        Ok(CustomId::Checkin(..)) => Err(BotError::user(render::STALE_BUTTON)),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => {
+            e.log("component");
+            render::ephemeral_response(e.user_text())
+        }
+    };
+    if let Err(e) = ci.create_response(&ctx.http, response).await {
+        tracing::warn!(error = %e, "could not answer a component interaction");
+    }
+}
+
+async fn on_invite(
+    p: &Press<'_>,
+    id: InvitationId,
+    action: InviteAction,
+) -> Result<CreateInteractionResponse, BotError> {
+    let now = p.state.clock.now();
+    let Some(inv) = invitations::get(&p.state.pool, id).await? else {
+        return Err(BotError::user(render::STALE_BUTTON));
+    };
+    if inv.channel != p.channel {
+        return Err(BotError::user(render::WRONG_CHANNEL));
+    }
+    if inv.status != InvitationStatus::Pending {
+        return Err(BotError::user(render::INVITATION_ANSWERED));
+    }
+    // The inviter may withdraw their own invitation but not accept it.
+    if p.user == inv.inviter && p.user != inv.invitee {
+        return match action {
+            InviteAction::Decline => {
+                if invitations::decide(&p.state.pool, id, InvitationStatus::Cancelled, None, now)
+                    .await?
+                {
+                    Ok(render::invitation_withdrawn(inv.inviter))
+                } else {
+                    Err(BotError::user(render::INVITATION_ANSWERED))
+                }
+            }
+            InviteAction::Accept => Err(BotError::user(render::INVITATION_OWN_ACCEPT)),
+        };
+    }
+    if p.user != inv.invitee {
+        return Err(BotError::user(render::invitation_not_for_you(inv.invitee)));
+    }
+    if now >= inv.expires_at {
+        return Err(BotError::user(render::invitation_expired(inv.inviter)));
+    }
+    match action {
+        InviteAction::Decline => {
+            if invitations::decide(&p.state.pool, id, InvitationStatus::Declined, None, now).await?
+            {
+                tracing::info!(invitation_id = %id, "invitation declined");
+                Ok(render::invitation_declined(inv.invitee))
+            } else {
+                Err(BotError::user(render::INVITATION_ANSWERED))
+            }
+        }
+        InviteAction::Accept => {
+            let mut tx = p.state.pool.begin().await?;
+            let Some(couple) = couples::create(
+                &mut tx,
+                inv.guild,
+                inv.channel,
+                inv.inviter,
+                inv.invitee,
+                now,
+            )
+            .await?
+            else {
+                return Err(BotError::user(render::SETUP_CHANNEL_TAKEN));
+            };
+            if !invitations::decide(&mut *tx, id, InvitationStatus::Accepted, Some(couple), now)
+                .await?
+            {
+                // Rolled back on drop: the other click won.
+                return Err(BotError::user(render::INVITATION_ANSWERED));
+            }
+            invitations::cancel_pending_in_channel(&mut *tx, inv.channel, now).await?;
+            tx.commit().await?;
+            tracing::info!(couple_id = %couple, invitation_id = %id, "couple created");
+            Ok(render::invitation_accepted(inv.inviter, inv.invitee))
+        }
+    }
+}
+
+async fn on_leave(
+    p: &Press<'_>,
+    id: CoupleId,
+    action: LeaveAction,
+) -> Result<CreateInteractionResponse, BotError> {
+    let Some(couple) = couples::get(&p.state.pool, id, true).await? else {
+        return Err(BotError::user(render::STALE_BUTTON));
+    };
+    if couple.channel != p.channel {
+        return Err(BotError::user(render::WRONG_CHANNEL));
+    }
+    if !couple.is_partner(p.user) {
+        return Err(BotError::user(render::NOT_YOUR_SPACE));
+    }
+    match action {
+        LeaveAction::Cancel => Ok(render::update_text("Okay — nothing changed. 💛")),
+        LeaveAction::Confirm => {
+            let now = p.state.clock.now();
+            if !couples::end(&p.state.pool, id, now).await? {
+                return Err(BotError::user(render::STALE_BUTTON));
+            }
+            tracing::info!(couple_id = %id, "couple unlinked");
+            let notice = render::left_notice(p.user);
+            if let Err(e) = p
+                .interaction
+                .channel_id
+                .send_message(&p.ctx.http, notice)
+                .await
+            {
+                tracing::warn!(couple_id = %id, error = %e, "could not post the unlink notice");
+            }
+            Ok(render::update_text(
+                "Done — this channel is unlinked. Take good care of each other.",
+            ))
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The typed codec for component custom ids: `kind:uuid:action`, at most 100 characters.
+//!
+//! A custom id comes back from Discord exactly as we sent it, but a client can forge one, so it
+//! is parsed strictly: only the canonical encoding of a known variant is accepted. The uuid
+//! names a row in Postgres; what it means and whether the clicker may use it is decided there.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use super::ids::{CheckinId, CoupleId, InvitationId};
+
+/// Discord's limit on `custom_id`.
+pub const MAX_LEN: usize = 100;
+
+macro_rules! actions {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+actions!(InviteAction { Accept => "accept", Decline => "decline" });
+actions!(LeaveAction { Confirm => "confirm", Cancel => "cancel" });
+actions!(CheckinAction {
+    // On the public check-in post.
+    Answer => "answer",
+    Skip => "skip",
+    // On the private answer card.
+    Mood => "mood",
+    Feelings => "feel",
+    Guess => "guess",
+    Note => "note",
+    NoteModal => "notemodal",
+    ShareNote => "share",
+    Submit => "submit",
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CustomId {
+    Invite(InvitationId, InviteAction),
+    Leave(CoupleId, LeaveAction),
+    Checkin(CheckinId, CheckinAction),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustomIdError {
+    #[error("custom id is longer than {MAX_LEN} characters")]
+    TooLong,
+    #[error("custom id is not kind:uuid:action")]
+    Shape,
+    #[error("unknown custom id kind")]
+    UnknownKind,
+    #[error("custom id uuid is not canonical")]
+    BadUuid,
+    #[error("unknown action for this kind")]
+    UnknownAction,
+}
+
+impl CustomId {
+    fn parts(&self) -> (&'static str, Uuid, &'static str) {
+        match *self {
+            CustomId::Invite(id, a) => ("inv", id.0, a.as_str()),
+            CustomId::Leave(id, a) => ("leave", id.0, a.as_str()),
+            CustomId::Checkin(id, a) => ("ci", id.0, a.as_str()),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for CustomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, id, action) = self.parts();
+        write!(f, "{kind}:{}:{action}", id.as_hyphenated())
+    }
+}
+
+impl FromStr for CustomId {
+    type Err = CustomIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() > MAX_LEN {
+            return Err(CustomIdError::TooLong);
+        }
+        let mut it = s.split(':');
+        let (Some(kind), Some(id), Some(action), None) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            return Err(CustomIdError::Shape);
+        };
+        // Only the lowercase hyphenated form we emit; other spellings of a uuid are forgeries.
+        let uuid = Uuid::try_parse(id).map_err(|_| CustomIdError::BadUuid)?;
+        if uuid.as_hyphenated().to_string() != id {
+            return Err(CustomIdError::BadUuid);
+        }
+        let parsed = match kind {
+            "inv" => CustomId::Invite(
+                InvitationId(uuid),
+                InviteAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
+            ),
+            "leave" => CustomId::Leave(
+                CoupleId(uuid),
+                LeaveAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
+            ),
+            "ci" => CustomId::Checkin(
+                CheckinId(uuid),
+                CheckinAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
+            ),
+            _ => return Err(CustomIdError::UnknownKind),
+        };
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_ids() -> Vec<CustomId> {
+        let u = Uuid::new_v4();
+        let mut v = Vec::new();
+        v.extend(
+            InviteAction::ALL
+                .iter()
+                .map(|a| CustomId::Invite(InvitationId(u), *a)),
+        );
+        v.extend(
+            LeaveAction::ALL
+                .iter()
+                .map(|a| CustomId::Leave(CoupleId(u), *a)),
+        );
+        v.extend(
+            CheckinAction::ALL
+                .iter()
+                .map(|a| CustomId::Checkin(CheckinId(u), *a)),
+        );
+        v
+    }
+
+    #[test]
+    fn every_variant_round_trips_within_discord_limit() {
+        for id in all_ids() {
+            let s = id.encode();
+            assert!(s.len() <= MAX_LEN, "{s}");
+            assert_eq!(s.parse::<CustomId>(), Ok(id), "{s}");
+        }
+    }
+
+    #[test]
+    fn junk_is_refused() {
+        let u = Uuid::new_v4();
+        let cases = [
+            String::new(),
+            "inv".into(),
+            format!("inv:{u}"),
+            format!("inv:{u}:accept:extra"),
+            format!("inv:{u}:ACCEPT"),
+            format!("nope:{u}:accept"),
+            format!("inv:{}:accept", u.simple()),
+            format!("inv:{}:accept", u.to_string().to_uppercase()),
+            format!("inv:{u}:accept{}", "x".repeat(100)),
+            "inv:not-a-uuid:accept".into(),
+            "::".into(),
+            "ci:\u{0}:answer".into(),
+        ];
+        for c in cases {
+            assert!(c.parse::<CustomId>().is_err(), "accepted {c:?}");
+        }
+    }
+
+    #[test]
+    fn parser_never_panics_on_arbitrary_bytes() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet: Vec<char> = "inv:leavci-0123456789abcdef\u{e9}\u{1F49B} "
+            .chars()
+            .collect();
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..120);
+            let s: String = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
+            if let Ok(id) = s.parse::<CustomId>() {
+                // Anything accepted must be exactly what we would have emitted.
+                assert_eq!(id.encode(), s);
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Attune: a self-hosted Discord bot that helps a couple practise emotional attunement.
+//!
+//! `main.rs` only parses the command line; everything else lives here. See DESIGN.md in the
+//! shared folder and the README for the map.
+
+pub mod app;
+pub mod config;
+pub mod discord;
+pub mod domain;
+pub mod sandbox;
+pub mod store;
+pub mod telemetry;

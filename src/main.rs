@@ -1,0 +1,128 @@
+//! The `attune` command line. It only parses arguments and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use attune::config::Config;
+use attune::domain::clock::SystemClock;
+
+#[derive(Parser)]
+#[command(
+    name = "attune",
+    version,
+    about = "A Discord bot that helps couples practise emotional attunement."
+)]
+struct Cli {
+    /// Configuration file (default: ./config.toml when present). Environment variables
+    /// ATTUNE_SECTION__KEY override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot (the default): connect to Postgres and Discord and serve couples.
+    Run,
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate,
+    /// Validate the configuration and print it with secrets redacted.
+    CheckConfig,
+    /// Print the link that invites the bot to a server, with least-privilege permissions.
+    InviteUrl {
+        /// The application id from the Discord developer portal (default: discord.application_id).
+        #[arg(long)]
+        application_id: Option<u64>,
+    },
+    /// Try Attune without a token: the bot against a local Discord stand-in, two simulated
+    /// partners, a simulated week, printed as the channel would show it.
+    Sandbox(attune::sandbox::SandboxArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config_path = cli.config.as_deref();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            let config = load(config_path)?;
+            config.require_token()?;
+            attune::telemetry::init(&config.log);
+            let running = attune::app::start(config, Arc::new(SystemClock)).await?;
+            running.run_until_signal().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let config = load(config_path)?;
+            attune::telemetry::init(&config.log);
+            let pool = attune::store::connect(&config.database).await?;
+            pool.close().await;
+            println!(
+                "database {} is up to date",
+                attune::store::display_url(&config.database.url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => match Config::load(config_path) {
+            Ok(config) => {
+                print!("{}", config.redacted());
+                if let Err(e) = config.require_token() {
+                    eprintln!("warning: {e} (needed by `attune run`)");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("invalid configuration:\n{e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Command::InviteUrl { application_id } => {
+            let id = match application_id {
+                Some(id) => id,
+                None => load(config_path)?.discord.application_id.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "config key `discord.application_id`: missing; pass --application-id or set it in config.toml"
+                    )
+                })?,
+            };
+            println!("{}", attune::discord::invite_url(id));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sandbox(args) => {
+            let config = load(config_path)?;
+            let ok = attune::sandbox::run(config, args).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! A fake of Discord's gateway and REST API on 127.0.0.1, for driving the real serenity /
+//! poise client in tests and in `attune sandbox`.
+//!
+//! This module owns:
+//! - the simulated world (users, guilds, channels: [`World`]) and everything that happens in it
+//!   (messages, registered commands, interactions and their callbacks);
+//! - one axum server per [`FakeDiscord`] that serves REST under `/api/v10/...` and the gateway
+//!   websocket at `/ws` on a single port;
+//! - realism checks on every request the bot makes: Discord's documented limits, the bot's
+//!   mentions policy and the request-body schemas of Discord's OpenAPI description. Problems are
+//!   collected as [`FakeDiscord::violations`] instead of panicking, and the bot still gets a
+//!   sensible answer, so a test can assert on them at the end;
+//! - a user-level API ("alice runs /checkin", "bob clicks [Yes]") that sends interactions over the
+//!   gateway and waits for the bot's answer like a Discord client would;
+//! - fault injection (status codes, delays, connection resets, gateway drops) for reliability
+//!   tests.
+//!
+//! The module is compiled both inside the `attune` crate and in a stand-alone dev crate, so it
+//! only refers to its own items through `self::`/`super::` paths.
+
+mod gateway;
+mod interact;
+mod openapi;
+mod payloads;
+mod render;
+mod rest;
+mod validate;
+mod world;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::Value;
+use tokio::sync::{mpsc, Notify};
+
+pub use self::interact::{ModalInput, ModalView, Reply};
+pub use self::render::{Button, Select, SelectOption};
+pub use self::world::{demo_ids, FakeChannel, FakeGuild, FakeUser, World};
+
+use self::world::{Snowflakes, WorldIndex};
+
+/// How long after creation an interaction still accepts its first callback.
+const DEFAULT_INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
+/// How long the user-level API waits for the followup / edit after a deferred callback.
+const FOLLOWUP_WINDOW: Duration = Duration::from_secs(10);
+/// How long `enforce_nonce` deduplicates (Discord documents "a few minutes").
+const NONCE_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// Interaction tokens stay valid this long for followups and edits.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// Options for [`FakeDiscord::start`].
+#[derive(Clone, Debug)]
+pub struct FakeOptions {
+    /// Discord's OpenAPI description used to validate request bodies; `None` keeps only the
+    /// hand-written limit checks.
+    pub openapi_path: Option<PathBuf>,
+    /// How long the bot has for the first callback of an interaction (Discord: 3 s).
+    pub interaction_deadline: Duration,
+}
+
+impl Default for FakeOptions {
+    fn default() -> FakeOptions {
+        FakeOptions {
+            openapi_path: openapi::default_spec_path(),
+            interaction_deadline: DEFAULT_INTERACTION_DEADLINE,
+        }
+    }
+}
+
+/// A fault injected into REST requests whose path contains `path_contains`, for the next `times`
+/// matching requests. Injected faults are not violations.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answer with this status; a 429 gets a Discord-shaped rate-limit body.
+    Status {
+        path_contains: String,
+        status: u16,
+        retry_after: Option<f64>,
+        times: u32,
+    },
+    /// Handle the request normally, but only after this delay.
+    Delay {
+        path_contains: String,
+        delay: Duration,
+        times: u32,
+    },
+    /// Close the TCP connection without answering.
+    Reset { path_contains: String, times: u32 },
+}
+
+/// One REST request as the fake received it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The full path, including `/api/v10`, without the query string.
+    pub path: String,
+    /// The JSON body; for multipart requests the parsed `payload_json`.
+    pub body: Option<Value>,
+    pub at: Instant,
+}
+
+/// A file attached to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeAttachment {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub description: Option<String>,
+}
+
+/// A message as stored by the fake (its final state after edits).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FakeMessage {
+    pub id: u64,
+    pub channel_id: u64,
+    pub author_id: u64,
+    pub content: String,
+    pub embeds: Vec<Value>,
+    pub components: Vec<Value>,
+    pub attachments: Vec<FakeAttachment>,
+    /// `Some(user)` for an ephemeral message only that user can see.
+    pub ephemeral_for: Option<u64>,
+    /// The user whose interaction produced this message.
+    pub interaction_user: Option<u64>,
+    pub nonce: Option<String>,
+    pub edited: bool,
+    /// Creation order across all channels.
+    pub seq: u64,
+}
+
+struct StoredMessage {
+    msg: FakeMessage,
+    flags: u64,
+    /// Discord message type: 0 default, 20 chat-input command reply, 19 reply.
+    kind: u8,
+    deleted: bool,
+    /// A deferred response's "is thinking…" placeholder, not yet filled in.
+    loading: bool,
+    edited_at: Option<u64>,
+    interaction_id: Option<u64>,
+    interaction_type: u8,
+}
+
+/// Commands the bot registered, per scope.
+#[derive(Clone, Debug)]
+struct RegisteredCommand {
+    guild_id: Option<u64>,
+    id: u64,
+    body: Value,
+}
+
+/// What the fake knows about one interaction it sent.
+struct InteractionRec {
+    token: String,
+    kind: u8,
+    user: u64,
+    channel_id: u64,
+    created: Instant,
+    source_message: Option<u64>,
+    callback: Option<u8>,
+    /// The message `@original` refers to.
+    original: Option<u64>,
+    followups: Vec<u64>,
+    original_edits: u32,
+    /// The source message's `edited_at` when a type 6 callback arrived, to notice later edits.
+    source_edit_mark: Option<u64>,
+    ephemeral: bool,
+    modal: Option<ModalView>,
+    choices: Option<Vec<(String, Value)>>,
+}
+
+enum ConnCmd {
+    Dispatch { t: &'static str, d: Value },
+    Raw(Value),
+    Drop,
+}
+
+struct ConnInfo {
+    shard: Option<[u32; 2]>,
+    ready: bool,
+    tx: mpsc::UnboundedSender<ConnCmd>,
+}
+
+#[derive(Default)]
+struct State {
+    messages: BTreeMap<u64, StoredMessage>,
+    msg_seq: u64,
+    violations: Vec<String>,
+    requests: Vec<RecordedRequest>,
+    commands: Vec<RegisteredCommand>,
+    command_version: u64,
+    interactions: HashMap<u64, InteractionRec>,
+    tokens: HashMap<String, u64>,
+    forbidden: HashSet<u64>,
+    faults: Vec<Fault>,
+    conns: BTreeMap<u64, ConnInfo>,
+    next_conn: u64,
+    nonces: HashMap<(u64, String), (u64, Instant)>,
+    dm_by_user: HashMap<u64, u64>,
+    dm_user_by_channel: HashMap<u64, u64>,
+}
+
+struct Inner {
+    world: WorldIndex,
+    opts: FakeOptions,
+    spec: Option<Arc<openapi::Spec>>,
+    addr: SocketAddr,
+    ids: Snowflakes,
+    state: Mutex<State>,
+    /// Woken on every state change that a waiter might care about.
+    changed: Notify,
+    shutdown: Notify,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// A running fake Discord. Cheap to clone; all clones share one server.
+#[derive(Clone)]
+pub struct FakeDiscord {
+    inner: Arc<Inner>,
+}
+
+impl FakeDiscord {
+    /// Binds 127.0.0.1 on a free port and starts serving REST and the gateway.
+    pub async fn start(world: World, opts: FakeOptions) -> anyhow::Result<FakeDiscord> {
+        let spec = match &opts.openapi_path {
+            Some(path) => Some(openapi::load(path)?),
+            None => {
+                openapi::warn_missing_once();
+                None
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the fake Discord to 127.0.0.1")?;
+        let addr = listener.local_addr()?;
+        let fake = FakeDiscord {
+            inner: Arc::new(Inner {
+                world: WorldIndex::new(world),
+                opts,
+                spec,
+                addr,
+                ids: Snowflakes::new(),
+                state: Mutex::new(State::default()),
+                changed: Notify::new(),
+                shutdown: Notify::new(),
+                server: Mutex::new(None),
+            }),
+        };
+        let handle = rest::serve(fake.clone(), listener);
+        *fake.inner.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(fake)
+    }
+
+    /// `http://127.0.0.1:PORT`, the value for serenity's `HttpBuilder::proxy`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    /// The gateway URL the fake hands out in GET /gateway.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.inner.addr)
+    }
+
+    pub fn world(&self) -> &World {
+        &self.inner.world.world
+    }
+
+    /// Drops every gateway connection and stops the server.
+    pub async fn shutdown(&self) {
+        self.drop_gateway_connections();
+        self.inner.shutdown.notify_waiters();
+        self.inner.shutdown.notify_one();
+        let handle = self
+            .inner
+            .server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut handle) = handle {
+            if tokio::time::timeout(Duration::from_secs(1), &mut handle)
+                .await
+                .is_err()
+            {
+                handle.abort();
+            }
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread must not turn every later call into a second panic.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify(&self) {
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Polls `check` after every state change until it yields a value or `timeout` passes.
+    async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&FakeDiscord) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            // Register before checking, so a change between check and await is not lost.
+            notified.as_mut().enable();
+            if let Some(v) = check(self) {
+                return Some(v);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return check(self);
+            }
+        }
+    }
+
+    fn violation(&self, text: String) {
+        tracing::warn!(target: "fake_discord", "violation: {text}");
+        self.state().violations.push(text);
+        self.notify();
+    }
+
+    /// Every realism problem seen so far, each naming the route and the problem.
+    pub fn violations(&self) -> Vec<String> {
+        self.state().violations.clone()
+    }
+
+    /// Forgets the violations seen so far (for tests that provoke some on purpose).
+    pub fn clear_violations(&self) {
+        self.state().violations.clear();
+    }
+
+    /// Every REST request received, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state().requests.clone()
+    }
+
+    /// Makes POSTs (and every other request) to this channel answer 403 Missing Access.
+    pub fn set_channel_forbidden(&self, channel: u64, forbidden: bool) {
+        let mut st = self.state();
+        if forbidden {
+            st.forbidden.insert(channel);
+        } else {
+            st.forbidden.remove(&channel);
+        }
+    }
+
+    pub fn push_fault(&self, f: Fault) {
+        self.state().faults.push(f);
+    }
+
+    /// Closes every gateway socket abruptly (no close frame), like a network drop.
+    pub fn drop_gateway_connections(&self) {
+        let st = self.state();
+        for c in st.conns.values() {
+            let _ = c.tx.send(ConnCmd::Drop);
+        }
+    }
+
+    /// Sends op 7 (Reconnect) on every gateway connection.
+    pub fn send_reconnect(&self) {
+        let st = self.state();
+        for c in st.conns.values() {
+            let _ =
+                c.tx.send(ConnCmd::Raw(serde_json::json!({"op": 7, "d": null})));
+        }
+    }
+
+    /// Waits until at least one gateway connection got READY and all its GUILD_CREATEs.
+    pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        self.wait_connections(1, timeout).await
+    }
+
+    /// Waits until at least `n` gateway connections are ready.
+    pub async fn wait_connections(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
+        let ok = self
+            .wait_until(timeout, |f| {
+                let ready = f.state().conns.values().filter(|c| c.ready).count();
+                (ready >= n).then_some(())
+            })
+            .await;
+        ok.ok_or_else(|| {
+            let ready = self.state().conns.values().filter(|c| c.ready).count();
+            anyhow::anyhow!(
+                "fake Discord: {ready} of {n} gateway connection(s) ready after {timeout:?}"
+            )
+        })
+    }
+
+    /// Number of currently ready gateway connections.
+    pub fn ready_connections(&self) -> usize {
+        self.state().conns.values().filter(|c| c.ready).count()
+    }
+
+    /// Every command the bot registered, as the fake echoed it (with `id`, and `guild_id` for
+    /// guild commands).
+    pub fn registered_commands(&self) -> Vec<Value> {
+        let st = self.state();
+        let app = self.inner.world.world.application_id;
+        st.commands
+            .iter()
+            .map(|c| payloads::command(app, c.id, st.command_version, c.guild_id, &c.body))
+            .collect()
+    }
+
+    /// Waits until the bot registered at least one command (globally or in a guild).
+    pub async fn wait_commands_registered(&self, timeout: Duration) -> anyhow::Result<()> {
+        self.wait_until(timeout, |f| (!f.state().commands.is_empty()).then_some(()))
+            .await
+            .ok_or_else(|| anyhow::anyhow!("the bot registered no command within {timeout:?}"))
+    }
+
+    /// All messages in a channel, ephemeral ones included, deleted ones excluded, in order.
+    pub fn messages(&self, channel: u64) -> Vec<FakeMessage> {
+        self.state()
+            .messages
+            .values()
+            .filter(|m| m.msg.channel_id == channel && !m.deleted && !m.loading)
+            .map(|m| m.msg.clone())
+            .collect()
+    }
+
+    /// What `user` sees in `channel`: public messages plus their own ephemerals.
+    pub fn visible_to(&self, user: u64, channel: u64) -> Vec<FakeMessage> {
+        self.messages(channel)
+            .into_iter()
+            .filter(|m| m.ephemeral_for.is_none_or(|u| u == user))
+            .collect()
+    }
+
+    /// One message by id (even a deleted one, so tests can inspect what was removed).
+    pub fn message(&self, id: u64) -> Option<FakeMessage> {
+        self.state().messages.get(&id).map(|m| m.msg.clone())
+    }
+
+    /// Whether a message was deleted by the bot.
+    pub fn is_deleted(&self, id: u64) -> bool {
+        self.state().messages.get(&id).is_some_and(|m| m.deleted)
+    }
+
+    /// Waits for an existing or new message in `channel` that matches `pred`.
+    pub async fn wait_for_message(
+        &self,
+        channel: u64,
+        timeout: Duration,
+        mut pred: impl FnMut(&FakeMessage) -> bool,
+    ) -> anyhow::Result<FakeMessage> {
+        self.wait_until(timeout, |f| f.messages(channel).into_iter().find(&mut pred))
+            .await
+            .ok_or_else(|| {
+                anyhow::anyhow!("no matching message in channel {channel} within {timeout:?}")
+            })
+    }
+
+    /// The channel as a reader sees it; see [`FakeMessage::render`].
+    pub fn render_transcript(&self, channel: u64, names: &HashMap<u64, String>) -> String {
+        let names = self.names_with_world(names);
+        self.messages(channel)
+            .iter()
+            .map(|m| m.render(&names))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn names_with_world(&self, names: &HashMap<u64, String>) -> HashMap<u64, String> {
+        let w = &self.inner.world.world;
+        let mut all: HashMap<u64, String> = w
+            .users
+            .iter()
+            .chain(std::iter::once(&w.bot))
+            .map(|u| (u.id, u.name.clone()))
+            .collect();
+        for g in &w.guilds {
+            for c in &g.channels {
+                all.entry(c.id).or_insert_with(|| c.name.clone());
+            }
+        }
+        all.extend(names.iter().map(|(k, v)| (*k, v.clone())));
+        all
+    }
+
+    fn world_index(&self) -> &WorldIndex {
+        &self.inner.world
+    }
+
+    fn next_id(&self) -> u64 {
+        self.inner.ids.next()
+    }
+}
+
+impl State {
+    /// Stores a new message and returns its id.
+    fn insert_message(&mut self, mut stored: StoredMessage) -> u64 {
+        self.msg_seq += 1;
+        stored.msg.seq = self.msg_seq;
+        let id = stored.msg.id;
+        self.messages.insert(id, stored);
+        id
+    }
+}

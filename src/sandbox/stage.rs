@@ -1,0 +1,130 @@
+//! A stage: the stand-in, a scratch database and the bot wired exactly as `attune run` wires
+//! it, on a manual clock. `attune sandbox` and the integration tests both stand on it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use url::Url;
+
+use super::fake::demo_ids;
+use super::fake::{FakeDiscord, FakeOptions, Reply, World};
+use crate::app::{self, Running};
+use crate::config::Config;
+use crate::domain::clock::ManualClock;
+use crate::store;
+
+/// How long to wait for the bot to connect and register its commands.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Stage {
+    pub fake: FakeDiscord,
+    pub clock: ManualClock,
+    pub config: Config,
+    pool: PgPool,
+    bot: Option<Running>,
+}
+
+/// The people of the demo world.
+pub const ALICE: u64 = demo_ids::ALICE;
+pub const BOB: u64 = demo_ids::BOB;
+pub const CAROL: u64 = demo_ids::CAROL;
+pub const HELPERBOT: u64 = demo_ids::HELPERBOT;
+pub const GUILD: u64 = demo_ids::GUILD;
+pub const CHANNEL: u64 = demo_ids::CHANNEL_US;
+/// A channel id in no guild: commands there arrive as direct messages.
+pub const DM_CHANNEL: u64 = 700_000_000_000_000_001;
+
+impl Stage {
+    /// Starts the stand-in, creates a scratch database next to `base.database.url` and starts
+    /// the bot against both, with the clock at `start`.
+    pub async fn start(base: &Config, start: DateTime<Utc>) -> anyhow::Result<Stage> {
+        let fake = FakeDiscord::start(World::couple_demo(), FakeOptions::default()).await?;
+        let mut config = base.clone();
+        let mut url = base.database.url.clone();
+        url.set_path(&format!("attune_scratch_{}", uuid::Uuid::new_v4().simple()));
+        config.database.url = url;
+        config.discord.token = Some("sandbox-token".to_string().into());
+        config.discord.proxy_url = Some(Url::parse(&fake.http_url())?);
+        // Global registration, as in production, so commands also reach DMs (which refuse kindly).
+        config.discord.dev_guild_id = None;
+        config.discord.application_id = Some(demo_ids::APPLICATION);
+        // The stage drives time itself; poll often so scheduled posts follow the clock quickly.
+        config.scheduler.poll_interval = Duration::from_millis(50);
+        let pool = store::connect(&config.database).await?;
+        let mut stage = Stage {
+            fake,
+            clock: ManualClock::new(start),
+            config,
+            pool,
+            bot: None,
+        };
+        stage.start_bot().await?;
+        Ok(stage)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Starts (or restarts) the bot process on the same database and stand-in.
+    pub async fn start_bot(&mut self) -> anyhow::Result<()> {
+        self.stop_bot().await;
+        // Let the stand-in notice the old connection is gone before counting.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.fake.ready_connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let before = self.fake.ready_connections();
+        let running = app::start_with_pool(
+            self.config.clone(),
+            Arc::new(self.clock.clone()),
+            self.pool.clone(),
+        )
+        .await?;
+        self.bot = Some(running);
+        self.fake
+            .wait_connections(before + 1, READY_TIMEOUT)
+            .await?;
+        self.fake.wait_commands_registered(READY_TIMEOUT).await?;
+        Ok(())
+    }
+
+    /// Stops the bot as a crash would from Discord's point of view: the gateway closes and
+    /// nothing in memory survives. Postgres keeps everything.
+    pub async fn stop_bot(&mut self) {
+        if let Some(bot) = self.bot.take() {
+            bot.shutdown().await;
+        }
+    }
+
+    /// Stops everything and removes the scratch database.
+    pub async fn teardown(mut self) -> anyhow::Result<()> {
+        self.stop_bot().await;
+        self.fake.shutdown().await;
+        self.pool.close().await;
+        store::drop_database(&self.config.database.url).await?;
+        Ok(())
+    }
+
+    /// Runs a slash command as `user` in the couple's channel.
+    pub async fn cmd(
+        &self,
+        user: u64,
+        path: &str,
+        options: Vec<(&str, serde_json::Value)>,
+    ) -> anyhow::Result<Reply> {
+        self.fake.run_command(user, CHANNEL, path, options).await
+    }
+
+    /// Display names for transcripts.
+    pub fn names(&self) -> HashMap<u64, String> {
+        let w = self.fake.world();
+        let mut names: HashMap<u64, String> =
+            w.users.iter().map(|u| (u.id, u.name.clone())).collect();
+        names.insert(w.bot.id, w.bot.name.clone());
+        names
+    }
+}

@@ -1,0 +1,131 @@
+//! All SQL lives here. Functions take an executor (`&mut PgConnection` via a transaction, or
+//! the pool) so the caller decides the transaction boundary.
+
+pub mod couples;
+pub mod invitations;
+pub mod people;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use url::Url;
+
+use crate::config::DatabaseConfig;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot reach the database at {url}: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("could not create database {name}: {source}")]
+    Create {
+        name: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("could not apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// The URL with any password hidden, for messages and logs.
+pub fn display_url(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("REDACTED"));
+    }
+    u.to_string()
+}
+
+fn db_name(url: &Url) -> String {
+    url.path().trim_start_matches('/').to_string()
+}
+
+/// Creates the database named in `url` when it does not exist yet.
+pub async fn ensure_database(url: &Url) -> Result<(), StoreError> {
+    let name = db_name(url);
+    let opts = PgConnectOptions::from_str(url.as_str()).map_err(|e| StoreError::Unreachable {
+        url: display_url(url),
+        source: e,
+    })?;
+    // Connect to the maintenance database on the same server to look for ours.
+    let mut admin = opts.clone().database("postgres");
+    admin = admin.log_statements(tracing::log::LevelFilter::Trace);
+    let mut conn =
+        tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&admin))
+            .await
+            .map_err(|_| StoreError::Unreachable {
+                url: display_url(url),
+                source: sqlx::Error::PoolTimedOut,
+            })?
+            .map_err(|e| StoreError::Unreachable {
+                url: display_url(url),
+                source: e,
+            })?;
+    let exists: Option<i32> = sqlx::query_scalar("select 1 from pg_database where datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await?;
+    if exists.is_none() {
+        let sql = format!("create database \"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+        {
+            // Another process may have created it at the same moment.
+            let dup = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "42P04");
+            if !dup {
+                return Err(StoreError::Create { name, source: e });
+            }
+        }
+        tracing::info!(database = %name, "created database");
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Drops a database (used by the sandbox and tests for their scratch databases).
+pub async fn drop_database(url: &Url) -> Result<(), StoreError> {
+    let name = db_name(url);
+    let opts = PgConnectOptions::from_str(url.as_str())?.database("postgres");
+    let mut conn = PgConnection::connect_with(&opts).await?;
+    let sql = format!(
+        "drop database if exists \"{}\" with (force)",
+        name.replace('"', "\"\"")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Creates the database if needed, opens a pool and applies migrations.
+pub async fn connect(cfg: &DatabaseConfig) -> Result<PgPool, StoreError> {
+    ensure_database(&cfg.url).await?;
+    let opts = PgConnectOptions::from_str(cfg.url.as_str())?
+        .log_statements(tracing::log::LevelFilter::Trace);
+    let pool = PgPoolOptions::new()
+        .max_connections(cfg.max_connections)
+        // Fail fast while the database is away so users get a kind answer within Discord's 3 s.
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_with(opts)
+        .await
+        .map_err(|e| StoreError::Unreachable {
+            url: display_url(&cfg.url),
+            source: e,
+        })?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}

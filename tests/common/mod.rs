@@ -1,0 +1,114 @@
+//! Shared test set-up: a stage (stand-in + fresh database + the bot wired as `attune run`
+//! wires it) and small helpers that read the database the way a user would notice.
+#![allow(dead_code)]
+
+use std::sync::Once;
+
+use attune::config::Config;
+use attune::sandbox::fake::FakeMessage;
+use attune::sandbox::stage::{Stage, ALICE, BOB};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+static LOG: Once = Once::new();
+
+/// Logs go to the test output when ATTUNE_TEST_LOG is set (e.g. `attune=debug`).
+pub fn init_logging() {
+    LOG.call_once(|| {
+        if let Ok(filter) = std::env::var("ATTUNE_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(attune::telemetry::filter(&filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+pub fn base_config() -> Config {
+    Config::from_env_only().expect("test configuration")
+}
+
+/// A Wednesday morning, UTC.
+pub fn t0() -> DateTime<Utc> {
+    "2026-11-25T07:00:00Z".parse().unwrap()
+}
+
+pub async fn stage() -> Stage {
+    stage_at(t0()).await
+}
+
+pub async fn stage_at(start: DateTime<Utc>) -> Stage {
+    init_logging();
+    Stage::start(&base_config(), start)
+        .await
+        .expect("stage starts (is Postgres reachable? see scripts/test)")
+}
+
+/// Tears the stage down and fails the test on any request that broke Discord's rules.
+pub async fn finish(stage: Stage) {
+    let violations = stage.fake.violations();
+    stage.teardown().await.expect("teardown");
+    assert!(
+        violations.is_empty(),
+        "the stand-in recorded violations:\n{violations:#?}"
+    );
+}
+
+/// alice invites bob, bob accepts. Returns the invitation message after the update.
+pub async fn couple_up(stage: &Stage) -> FakeMessage {
+    let invite = stage
+        .cmd(
+            ALICE,
+            "attune setup",
+            vec![("partner", json!(BOB.to_string()))],
+        )
+        .await
+        .expect("setup")
+        .message()
+        .cloned()
+        .expect("invitation message");
+    let accept = invite.button_id("Accept").expect("Accept button");
+    stage
+        .fake
+        .click_button(BOB, invite.id, &accept)
+        .await
+        .expect("accept")
+        .message()
+        .cloned()
+        .expect("updated invitation")
+}
+
+pub async fn count(stage: &Stage, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(stage.pool())
+        .await
+        .expect("count query")
+}
+
+/// Row counts of every table, to prove a refused action wrote nothing.
+pub async fn snapshot(stage: &Stage) -> Vec<(String, i64)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select table_name::text from information_schema.tables
+         where table_schema = 'public' and table_name not like '_sqlx%' order by 1",
+    )
+    .fetch_all(stage.pool())
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for t in tables {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from \"{t}\"")))
+                .fetch_one(stage.pool())
+                .await
+                .unwrap();
+        // Include a digest of the contents so updates show too, not only inserts.
+        let digest: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select md5(string_agg(x::text, '|' order by x::text)) from \"{t}\" x"
+        )))
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+        out.push((format!("{t}:{}", digest.unwrap_or_default()), n));
+    }
+    out
+}
