@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 use sqlx::PgPool;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::content::Library;
 use crate::domain::clock::Clock;
+use crate::scheduler::Scheduler;
 use crate::{discord, store};
 
 /// What every handler and job can reach.
@@ -17,6 +20,10 @@ pub struct AppState {
     pub pool: PgPool,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
+    /// The prompt library, loaded and checked at start-up.
+    pub content: Arc<Library>,
+    /// Wakes this process's scheduler early (e.g. a reveal that is due right now).
+    pub wake: tokio::sync::Notify,
 }
 
 /// A started bot.
@@ -24,6 +31,8 @@ pub struct Running {
     pub state: Arc<AppState>,
     shard_manager: Arc<serenity::ShardManager>,
     client: JoinHandle<Result<(), serenity::Error>>,
+    scheduler: Option<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
 }
 
 /// Connects to Postgres (creating the database and applying migrations), then starts the
@@ -38,24 +47,43 @@ pub async fn start_with_pool(
     clock: Arc<dyn Clock>,
     pool: PgPool,
 ) -> anyhow::Result<Running> {
+    let content = match &config.content.dir {
+        Some(dir) => Library::load_dir(dir)
+            .map_err(|e| anyhow::anyhow!("content.dir {}: {e}", dir.display()))?,
+        None => Library::builtin(),
+    };
     let state = Arc::new(AppState {
+        content: Arc::new(content),
         pool,
         clock,
         config: Arc::new(config),
+        wake: tokio::sync::Notify::new(),
     });
     let mut client = discord::client(state.clone()).await?;
     let shard_manager = client.shard_manager.clone();
+    let (stop, stop_rx) = watch::channel(false);
+    let scheduler = state
+        .config
+        .scheduler
+        .enabled
+        .then(|| Scheduler::new(state.clone(), client.http.clone()).spawn(stop_rx));
     let client = tokio::spawn(async move { client.start().await });
     Ok(Running {
         state,
         shard_manager,
         client,
+        scheduler,
+        stop,
     })
 }
 
 impl Running {
-    /// Stops the gateway and waits briefly for the client task.
+    /// Stops claiming jobs, lets in-flight jobs finish, then closes the gateway.
     pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Some(s) = self.scheduler {
+            let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
+        }
         self.shard_manager.shutdown_all().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client).await;
     }
@@ -68,6 +96,8 @@ impl Running {
             state,
             shard_manager,
             mut client,
+            scheduler,
+            stop,
         } = self;
         tokio::select! {
             res = &mut client => {
@@ -79,6 +109,10 @@ impl Running {
             }
             _ = &mut signal => {
                 tracing::info!("shutting down");
+                let _ = stop.send(true);
+                if let Some(s) = scheduler {
+                    let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
+                }
                 shard_manager.shutdown_all().await;
                 let _ = tokio::time::timeout(Duration::from_secs(5), client).await;
                 state.pool.close().await;

@@ -66,6 +66,14 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub scheduler: RawScheduler,
+    #[serde(default)]
+    pub content: RawContent,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContent {
+    pub dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,12 +148,19 @@ pub struct SchedulerConfig {
     pub batch_size: i64,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct ContentConfig {
+    /// A folder of prompt files replacing the built-in library; `None` uses the built-in one.
+    pub dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub discord: DiscordConfig,
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub scheduler: SchedulerConfig,
+    pub content: ContentConfig,
 }
 
 impl Config {
@@ -323,10 +338,20 @@ impl Config {
                 "must be between 1 and 120",
             ));
         }
+        let content_dir = raw.content.dir.map(PathBuf::from);
+        if let Some(d) = &content_dir {
+            if !d.is_dir() {
+                errors.push(ConfigError::new(
+                    "content.dir",
+                    format!("{} is not a folder", d.display()),
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
         Ok(Config {
+            content: ContentConfig { dir: content_dir },
             discord: DiscordConfig {
                 token: raw.discord.token,
                 application_id: raw.discord.application_id,
@@ -370,7 +395,8 @@ impl Config {
             "[discord]\ntoken = {}\napplication_id = {}\nproxy_url = {}\ndev_guild_id = {}\nrequest_timeout_secs = {}\n\n\
              [database]\nurl = \"{}\"\nmax_connections = {}\n\n\
              [log]\nformat = \"{}\"\nlevel = \"{}\"\n\n\
-             [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\n",
+             [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\n\n\
+             [content]\ndir = {}\n",
             if self.discord.token.is_some() { "\"REDACTED\"" } else { "(not set)" },
             opt(self.discord.application_id.map(|v| v.to_string())),
             opt(self.discord.proxy_url.as_ref().map(|u| format!("\"{u}\""))),
@@ -388,6 +414,7 @@ impl Config {
             self.scheduler.grace.num_minutes(),
             self.scheduler.lease.num_seconds(),
             self.scheduler.batch_size,
+            opt(self.content.dir.as_ref().map(|d| format!("\"{}\"", d.display()))),
         )
     }
 }

@@ -5,8 +5,10 @@
 
 pub mod app;
 pub mod config;
+pub mod content;
 pub mod discord;
 pub mod domain;
 pub mod sandbox;
+pub mod scheduler;
 pub mod store;
 pub mod telemetry;

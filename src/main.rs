@@ -41,6 +41,20 @@ enum Command {
     /// Try Attune without a token: the bot against a local Discord stand-in, two simulated
     /// partners, a simulated week, printed as the channel would show it.
     Sandbox(attune::sandbox::SandboxArgs),
+    /// Work with the prompt library.
+    #[command(subcommand)]
+    Content(ContentCommand),
+}
+
+#[derive(Subcommand)]
+enum ContentCommand {
+    /// Validate a content folder (default: the library built into this binary) and print a
+    /// summary: unique ids, Discord limits, placeholders, empty categories, duplicate texts.
+    Check {
+        /// The folder to check (for example your copy of content/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +128,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             println!("{}", attune::discord::invite_url(id));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Content(ContentCommand::Check { dir }) => {
+            Ok(if attune::content::check_command(dir.as_deref()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Sandbox(args) => {
             let config = load(config_path)?;

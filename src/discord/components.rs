@@ -22,12 +22,7 @@ pub async fn on_event(
     if let FullEvent::InteractionCreate { interaction } = event {
         match interaction {
             Interaction::Component(ci) => on_component(ctx, ci, state).await,
-            Interaction::Modal(mi) => {
-                let resp = render::ephemeral_response(render::STALE_BUTTON);
-                if let Err(e) = mi.create_response(&ctx.http, resp).await {
-                    tracing::warn!(error = %e, "could not answer a modal");
-                }
-            }
+            Interaction::Modal(mi) => on_modal(ctx, mi, state).await,
             _ => {}
         }
     }
@@ -58,7 +53,13 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state:
         }
         Ok(CustomId::Invite(id, action)) => on_invite(&press, id, action).await,
         Ok(CustomId::Leave(id, action)) => on_leave(&press, id, action).await,
-        Ok(CustomId::Checkin(..)) => Err(BotError::user(render::STALE_BUTTON)),
+        Ok(CustomId::Checkin(id, action)) => {
+            let values: &[String] = match &ci.data.kind {
+                serenity::ComponentInteractionDataKind::StringSelect { values } => values,
+                _ => &[],
+            };
+            super::checkin::on_component(state, press.user, press.channel, id, action, values).await
+        }
     };
     let response = match result {
         Ok(r) => r,
@@ -139,6 +140,8 @@ async fn on_invite(
                 return Err(BotError::user(render::INVITATION_ANSWERED));
             }
             invitations::cancel_pending_in_channel(&mut *tx, inv.channel, now).await?;
+            crate::scheduler::plan::plan_couple(&mut tx, couple, &[inv.inviter, inv.invitee], now)
+                .await?;
             tx.commit().await?;
             tracing::info!(couple_id = %couple, invitation_id = %id, "couple created");
             Ok(render::invitation_accepted(inv.inviter, inv.invitee))
@@ -164,9 +167,12 @@ async fn on_leave(
         LeaveAction::Cancel => Ok(render::update_text("Okay — nothing changed. 💛")),
         LeaveAction::Confirm => {
             let now = p.state.clock.now();
-            if !couples::end(&p.state.pool, id, now).await? {
+            let mut tx = p.state.pool.begin().await?;
+            if !couples::end(&mut *tx, id, now).await? {
                 return Err(BotError::user(render::STALE_BUTTON));
             }
+            crate::store::jobs::cancel_all_pending(&mut *tx, id).await?;
+            tx.commit().await?;
             tracing::info!(couple_id = %id, "couple unlinked");
             let notice = render::left_notice(p.user);
             if let Err(e) = p
@@ -182,4 +188,38 @@ async fn on_leave(
             ))
         }
     }
+}
+
+async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, state: &Arc<AppState>) {
+    let user = UserId(mi.user.id.get());
+    let channel = ChannelId(mi.channel_id.get());
+    let result = match mi.data.custom_id.parse::<CustomId>() {
+        Ok(CustomId::Checkin(id, crate::domain::custom_id::CheckinAction::NoteModal)) => {
+            let note = modal_value(&mi.data.components, "note").unwrap_or_default();
+            super::checkin::on_note(state, user, channel, id, &note).await
+        }
+        _ => Err(BotError::user(render::STALE_BUTTON)),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => {
+            e.log("modal");
+            render::ephemeral_response(e.user_text())
+        }
+    };
+    if let Err(e) = mi.create_response(&ctx.http, response).await {
+        tracing::warn!(error = %e, "could not answer a modal");
+    }
+}
+
+/// The value of a modal's text input, by its custom id.
+pub fn modal_value(rows: &[serenity::ActionRow], custom_id: &str) -> Option<String> {
+    rows.iter()
+        .flat_map(|r| r.components.iter())
+        .find_map(|c| match c {
+            serenity::ActionRowComponent::InputText(t) if t.custom_id == custom_id => {
+                t.value.clone()
+            }
+            _ => None,
+        })
 }

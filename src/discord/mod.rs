@@ -1,9 +1,11 @@
 //! The serenity/poise adapter: builds the client, registers the slash commands, routes
 //! component and modal interactions, and turns errors into kind replies.
 
+pub mod checkin;
 pub mod commands;
 pub mod components;
 pub mod errors;
+pub mod post;
 pub mod render;
 
 use std::sync::Arc;

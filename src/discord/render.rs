@@ -14,6 +14,7 @@ use super::no_pings;
 use crate::domain::couple::Couple;
 use crate::domain::custom_id::{CustomId, InviteAction, LeaveAction};
 use crate::domain::ids::{CoupleId, UserId};
+use crate::domain::schedule::{CoupleSettings, MicroFrequency, PartnerSchedule};
 use crate::store::invitations::Invitation;
 
 /// The accent colour of every embed: a soft warm rose.
@@ -184,7 +185,61 @@ pub const INVITATION_ANSWERED: &str = "This invitation has already been answered
 pub const INVITATION_OWN_ACCEPT: &str =
     "This is your own invitation — it's waiting for your partner to accept.";
 
-pub fn status(couple: &Couple, now: DateTime<Utc>) -> CreateReply {
+fn upcoming_lines(upcoming: &[(UserId, String, DateTime<Utc>)], max: usize) -> String {
+    if upcoming.is_empty() {
+        return "No check-ins scheduled — `/attune schedule` sets them.".into();
+    }
+    upcoming
+        .iter()
+        .take(max)
+        .map(|(u, slot, at)| {
+            format!(
+                "{} · {slot} — {} ({})",
+                u.mention(),
+                ts(*at, 'F'),
+                ts(*at, 'R')
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn shared_line(couple: &Couple, s: &CoupleSettings) -> String {
+    let hours = |d: chrono::Duration| {
+        let m = d.num_minutes();
+        if m % 60 == 0 {
+            format!("{} h", m / 60)
+        } else {
+            format!("{m} min")
+        }
+    };
+    let reminder = s.reminder.map_or("no reminder".into(), |d| {
+        format!("one reminder after {}", hours(d))
+    });
+    let quiet = s.quiet.map_or("no quiet hours".into(), |(a, b)| {
+        format!("quiet {}–{}", a.format("%H:%M"), b.format("%H:%M"))
+    });
+    let micro = match s.micro {
+        MicroFrequency::Off => "nudges off",
+        MicroFrequency::Few => "nudges a few times a week",
+        MicroFrequency::Daily => "a nudge a day",
+    };
+    format!(
+        "Answers open for {} · {reminder} · {quiet} · {micro}\nWeekly recap: {}s at {} ({}'s time, {})",
+        hours(s.window),
+        s.recap_weekday,
+        s.recap_time.format("%H:%M"),
+        couple.created_by.mention(),
+        couple.home_zone().name()
+    )
+}
+
+pub fn status(
+    couple: &Couple,
+    settings: &CoupleSettings,
+    upcoming: &[(UserId, String, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> CreateReply {
     let mut embed = CreateEmbed::new()
         .colour(COLOUR)
         .title("Attune in this channel");
@@ -197,22 +252,58 @@ pub fn status(couple: &Couple, now: DateTime<Utc>) -> CreateReply {
                 now.with_timezone(&tz).format("%H:%M, %a")
             ),
             None => format!(
-                "{}\nNo time zone yet — `/attune timezone` sets it",
+                "{}\nNo time zone yet, so times follow UTC — `/attune timezone` sets it",
                 p.user.mention()
             ),
         };
         embed = embed.field(if p.seat == 1 { "Partner" } else { "And" }, value, true);
     }
-    let state = match couple.paused_until {
-        Some(t) if t > now => format!("Paused until {} ({})", ts(t, 'F'), ts(t, 'R')),
-        _ => "Active".to_string(),
+    let state = if couple.unreachable_since.is_some() {
+        "Paused: I couldn't post in this channel. Check that I can view and send messages here, then `/attune resume`.".to_string()
+    } else {
+        match couple.paused_until {
+            Some(t) if t > now => format!("Paused until {} ({})", ts(t, 'F'), ts(t, 'R')),
+            _ => "Active".to_string(),
+        }
     };
     embed = embed
         .field("State", state, false)
+        .field("Next check-ins", upcoming_lines(upcoming, 4), false)
+        .field("Shared rhythm", shared_line(couple, settings), false)
         .footer(CreateEmbedFooter::new(format!(
             "Together here since {}",
             couple.created_at.format("%Y-%m-%d")
         )));
+    CreateReply::default()
+        .embed(embed)
+        .ephemeral(true)
+        .allowed_mentions(no_pings())
+}
+
+pub fn schedule_saved(
+    couple: &Couple,
+    user: UserId,
+    mine: &PartnerSchedule,
+    shared: &CoupleSettings,
+    upcoming: &[(UserId, String, DateTime<Utc>)],
+) -> CreateReply {
+    let t =
+        |v: Option<chrono::NaiveTime>| v.map_or("off".into(), |t| t.format("%H:%M").to_string());
+    let embed = CreateEmbed::new()
+        .colour(COLOUR)
+        .title("Schedule saved")
+        .description(format!(
+            "{}: morning {}, evening {}, {} ({}) · nudges between {} and {}",
+            user.mention(),
+            t(mine.morning),
+            t(mine.evening),
+            mine.days.describe(),
+            mine.zone.name(),
+            mine.waking_start.format("%H:%M"),
+            mine.waking_end.format("%H:%M"),
+        ))
+        .field("Next check-ins", upcoming_lines(upcoming, 4), false)
+        .field("Shared rhythm", shared_line(couple, shared), false);
     CreateReply::default()
         .embed(embed)
         .ephemeral(true)

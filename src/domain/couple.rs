@@ -21,6 +21,8 @@ pub struct Couple {
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
     pub paused_until: Option<DateTime<Utc>>,
+    /// Set when the channel refused our posts; prompts wait until someone resumes.
+    pub unreachable_since: Option<DateTime<Utc>>,
     pub partners: Vec<Partner>,
 }
 
@@ -39,7 +41,11 @@ impl Couple {
     }
 
     pub fn is_paused(&self, now: DateTime<Utc>) -> bool {
-        self.paused_until.is_some_and(|t| t > now)
+        self.unreachable_since.is_some() || self.paused_until.is_some_and(|t| t > now)
+    }
+
+    pub fn partner_ids(&self) -> Vec<UserId> {
+        self.partners.iter().map(|p| p.user).collect()
     }
 
     /// The zone that anchors couple-wide events (the weekly recap): the setup partner's,

@@ -47,6 +47,7 @@ actions!(CheckinAction {
     NoteModal => "notemodal",
     ShareNote => "share",
     Submit => "submit",
+    Edit => "edit",
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

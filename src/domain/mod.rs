@@ -1,9 +1,12 @@
 //! Pure logic: typed ids, the custom-id codec, time-zone lookup and schedule math, flow state
 //! machines. Nothing here touches serenity or sqlx, so all of it is unit-testable.
 
+pub mod checkin;
 pub mod clock;
 pub mod couple;
 pub mod custom_id;
 pub mod ids;
+pub mod jobs;
+pub mod schedule;
 pub mod time;
 pub mod zones;

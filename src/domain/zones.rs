@@ -74,7 +74,7 @@ pub fn suggest(input: &str, limit: usize) -> Vec<&'static str> {
     if n.chars().count() > MAX_INPUT {
         return Vec::new();
     }
-    let mut scored: Vec<(u32, &'static str)> = TZ_VARIANTS
+    let mut scored: Vec<(u32, usize, &'static str)> = TZ_VARIANTS
         .iter()
         .map(|tz| tz.name())
         .filter(|name| offerable(name))
@@ -116,11 +116,12 @@ pub fn suggest(input: &str, limit: usize) -> Vec<&'static str> {
                     return None;
                 }
             };
-            Some((score, name))
+            // Shorter city names first among equals: "lon" means London before Longyearbyen.
+            Some((score, city(name).len(), name))
         })
         .collect();
     scored.sort();
-    scored.into_iter().take(limit).map(|(_, n)| n).collect()
+    scored.into_iter().take(limit).map(|(_, _, n)| n).collect()
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {

@@ -4,12 +4,12 @@
 pub mod fake;
 pub mod stage;
 
-use std::time::Duration;
-
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::domain::clock::Clock;
 use crate::domain::zones;
 use stage::{Stage, ALICE, BOB, CAROL, CHANNEL};
 
@@ -50,6 +50,7 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
         }
     };
     let start_date = args.start.unwrap_or_else(|| Utc::now().date_naive());
+    // Begin just before midnight UTC so day 1 holds both partners' first check-ins.
     let start = Utc.from_utc_datetime(&start_date.and_time(NaiveTime::MIN));
     println!(
         "Attune sandbox — {} day(s) from {start_date}, alice in {}, bob in {}, seed {}",
@@ -61,10 +62,11 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
     println!("(a local Discord stand-in; nothing leaves this machine)\n");
 
     let stage = Stage::start(&config, start).await?;
-    let outcome = play(&stage, zone_a.name(), zone_b.name()).await;
+    let mut show = Show::default();
+    let outcome = play(&stage, &mut show, &args, zone_a.name(), zone_b.name()).await;
     let names = stage.names();
-    println!("#us — as the channel shows it\n");
-    println!("{}", stage.fake.render_transcript(CHANNEL, &names));
+    println!("#us — as the channel shows it. Private (ephemeral) messages are marked with who sees them.\n");
+    print!("{}", show.render(&stage, &names));
     let violations = stage.fake.violations();
     stage.teardown().await?;
     outcome?;
@@ -80,7 +82,63 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
     }
 }
 
-async fn play(stage: &Stage, zone_a: &str, zone_b: &str) -> anyhow::Result<()> {
+/// What happened, in order: narration lines placed between the channel's messages.
+#[derive(Default)]
+struct Show {
+    /// (the last message seq before the line, the line)
+    lines: Vec<(u64, String)>,
+}
+
+impl Show {
+    fn say(&mut self, stage: &Stage, line: impl Into<String>) {
+        let seq = stage
+            .fake
+            .messages(CHANNEL)
+            .iter()
+            .map(|m| m.seq)
+            .max()
+            .unwrap_or(0);
+        self.lines.push((seq, line.into()));
+    }
+
+    fn render(&self, stage: &Stage, names: &std::collections::HashMap<u64, String>) -> String {
+        let mut out = String::new();
+        let mut lines = self.lines.iter().peekable();
+        let mut messages = stage.fake.messages(CHANNEL);
+        messages.sort_by_key(|m| m.seq);
+        let mut emit_lines_upto = |seq: u64, out: &mut String| {
+            while let Some((s, l)) = lines.peek() {
+                if *s < seq {
+                    out.push_str(l);
+                    out.push('\n');
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+        };
+        for m in &messages {
+            emit_lines_upto(m.seq, &mut out);
+            for l in m.render(names).lines() {
+                out.push_str("    ");
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        emit_lines_upto(u64::MAX, &mut out);
+        out
+    }
+}
+
+async fn play(
+    stage: &Stage,
+    show: &mut Show,
+    args: &SandboxArgs,
+    zone_a: &str,
+    zone_b: &str,
+) -> anyhow::Result<()> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    show.say(stage, "» alice runs /attune setup partner:@bob");
     let invite = stage
         .cmd(
             ALICE,
@@ -93,16 +151,164 @@ async fn play(stage: &Stage, zone_a: &str, zone_b: &str) -> anyhow::Result<()> {
     let accept = invite
         .button_id("Accept")
         .ok_or_else(|| anyhow::anyhow!("the invitation has no Accept button"))?;
-    // An outsider's click is refused privately and changes nothing.
+    show.say(stage, "» carol (not part of the couple) presses [Accept]");
     stage.fake.click_button(CAROL, invite.id, &accept).await?;
+    show.say(stage, "» bob presses [Accept]");
     stage.fake.click_button(BOB, invite.id, &accept).await?;
+    show.say(
+        stage,
+        format!("» alice runs /attune timezone zone:{zone_a}"),
+    );
     stage
         .cmd(ALICE, "attune timezone", vec![("zone", json!(zone_a))])
         .await?;
+    show.say(stage, format!("» bob runs /attune timezone zone:{zone_b}"));
     stage
         .cmd(BOB, "attune timezone", vec![("zone", json!(zone_b))])
         .await?;
+    show.say(stage, "» bob runs /attune schedule evening:21:00");
+    stage
+        .cmd(BOB, "attune schedule", vec![("evening", json!("21:00"))])
+        .await?;
+    show.say(stage, "» alice runs /attune status");
     stage.cmd(ALICE, "attune status", vec![]).await?;
-    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let start = stage.clock.now();
+    let mut handled: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    for day in 0..args.days {
+        let day_start = start + Duration::days(i64::from(day));
+        let day_end = day_start + Duration::days(1);
+        show.say(
+            stage,
+            format!(
+                "\n──────── Day {} · {} (UTC) ────────",
+                day + 1,
+                day_start.format("%a %Y-%m-%d")
+            ),
+        );
+        // A scripted week: a pause on day 5, resumed on day 6, so the host sees it work.
+        if day == 4 && args.days > 5 {
+            stage.run_until(day_start + Duration::hours(6)).await?;
+            show.say(stage, "» alice runs /attune pause days:2 (a weekend away)");
+            stage
+                .cmd(ALICE, "attune pause", vec![("days", json!(2))])
+                .await?;
+        }
+        if day == 5 && args.days > 5 {
+            stage.run_until(day_start + Duration::hours(12)).await?;
+            show.say(stage, "» bob runs /attune resume");
+            stage.cmd(BOB, "attune resume", vec![]).await?;
+        }
+        loop {
+            let next = crate::store::jobs::next_due(stage.pool()).await?;
+            let Some(next) = next.filter(|n| *n < day_end) else {
+                break;
+            };
+            stage.run_until(next.max(stage.clock.now())).await?;
+            let posts: Vec<_> = stage
+                .fake
+                .messages(CHANNEL)
+                .into_iter()
+                .filter(|m| m.ephemeral_for.is_none() && !handled.contains(&m.id))
+                .filter(|m| m.content.contains("it's check-in time"))
+                .collect();
+            for post in posts {
+                handled.insert(post.id);
+                let who = if post.content.contains(&format!("<@{ALICE}>")) {
+                    ALICE
+                } else {
+                    BOB
+                };
+                let name = if who == ALICE { "alice" } else { "bob" };
+                match (day, who) {
+                    (2, BOB) => {
+                        show.say(stage, "» bob presses [Skip today]");
+                        let skip = post.button_id("Skip today").unwrap_or_default();
+                        stage.fake.click_button(BOB, post.id, &skip).await?;
+                    }
+                    (3, BOB) => {
+                        show.say(stage, "» (bob is busy and doesn't answer)");
+                    }
+                    _ => {
+                        show.say(
+                            stage,
+                            format!("» {name} presses [Answer privately] and fills in the card"),
+                        );
+                        answer(stage, who, &post, &mut rng).await?;
+                    }
+                }
+                stage.settle().await?;
+            }
+        }
+        stage.run_until(day_end).await?;
+    }
+    Ok(())
+}
+
+/// One partner answers a check-in the way a person would: card, menus, sometimes a note.
+async fn answer(
+    stage: &Stage,
+    user: u64,
+    post: &fake::FakeMessage,
+    rng: &mut rand::rngs::StdRng,
+) -> anyhow::Result<()> {
+    let f = &stage.fake;
+    let open = post
+        .button_id("Answer privately")
+        .ok_or_else(|| anyhow::anyhow!("no answer button"))?;
+    let card = f
+        .click_button(user, post.id, &open)
+        .await?
+        .message()?
+        .clone();
+    let select = |ph: &str| {
+        card.selects()
+            .into_iter()
+            .find(|s| s.placeholder.as_deref().unwrap_or("").contains(ph))
+            .map(|s| s.custom_id)
+            .ok_or_else(|| anyhow::anyhow!("no select {ph}"))
+    };
+    let mood: u8 = rng.random_range(2..=5);
+    let guess: u8 = (i16::from(mood) + rng.random_range(-1i16..=1)).clamp(1, 5) as u8;
+    f.select(user, card.id, &select("really")?, vec![mood.to_string()])
+        .await?;
+    let words = crate::domain::checkin::FEELINGS;
+    let a = words[rng.random_range(0..words.len())];
+    let b = words[rng.random_range(0..words.len())];
+    let mut picks = vec![a.to_string()];
+    if a != b {
+        picks.push(b.to_string());
+    }
+    f.select(user, card.id, &select("feeling words")?, picks)
+        .await?;
+    f.select(user, card.id, &select("guess")?, vec![guess.to_string()])
+        .await?;
+    if rng.random_bool(0.4) {
+        const NOTES: [&str; 4] = [
+            "Slept badly, but the coffee is helping.",
+            "Looking forward to our walk tonight.",
+            "Work feels heavy today; I could use a hug.",
+            "Grateful you made breakfast.",
+        ];
+        let note = NOTES[rng.random_range(0..NOTES.len())];
+        let now = f
+            .message(card.id)
+            .ok_or_else(|| anyhow::anyhow!("card vanished"))?;
+        let add = now.button_id("Add a note").unwrap_or_default();
+        let modal = f.click_button(user, card.id, &add).await?.modal()?.clone();
+        f.submit_modal(user, &modal, vec![("note", note)]).await?;
+        if rng.random_bool(0.7) {
+            let now = f
+                .message(card.id)
+                .ok_or_else(|| anyhow::anyhow!("card vanished"))?;
+            let share = now.button_id("Note: private").unwrap_or_default();
+            f.click_button(user, card.id, &share).await?;
+        }
+    }
+    let now = f
+        .message(card.id)
+        .ok_or_else(|| anyhow::anyhow!("card vanished"))?;
+    let done = now.button_id("Done").unwrap_or_default();
+    f.click_button(user, card.id, &done).await?;
     Ok(())
 }

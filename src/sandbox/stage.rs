@@ -13,7 +13,7 @@ use super::fake::demo_ids;
 use super::fake::{FakeDiscord, FakeOptions, Reply, World};
 use crate::app::{self, Running};
 use crate::config::Config;
-use crate::domain::clock::ManualClock;
+use crate::domain::clock::{Clock, ManualClock};
 use crate::store;
 
 /// How long to wait for the bot to connect and register its commands.
@@ -117,6 +117,45 @@ impl Stage {
         options: Vec<(&str, serde_json::Value)>,
     ) -> anyhow::Result<Reply> {
         self.fake.run_command(user, CHANNEL, path, options).await
+    }
+
+    /// Wakes the bot's scheduler and waits until every job due at the current simulated time
+    /// has run.
+    pub async fn settle(&self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(bot) = &self.bot {
+                bot.state.wake.notify_one();
+            }
+            let now = self.clock.now();
+            if store::jobs::outstanding(&self.pool, now).await? == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("the scheduler did not catch up with {now}");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Moves the clock forward to `until`, stopping at every job on the way so each runs at
+    /// its own simulated time.
+    pub async fn run_until(&self, until: DateTime<Utc>) -> anyhow::Result<()> {
+        loop {
+            self.settle().await?;
+            match store::jobs::next_due(&self.pool).await? {
+                Some(next) if next <= until => {
+                    if next > self.clock.now() {
+                        self.clock.set(next);
+                    }
+                }
+                _ => break,
+            }
+        }
+        if until > self.clock.now() {
+            self.clock.set(until);
+        }
+        self.settle().await
     }
 
     /// Display names for transcripts.

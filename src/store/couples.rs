@@ -16,13 +16,14 @@ struct Row {
     created_by: i64,
     created_at: DateTime<Utc>,
     paused_until: Option<DateTime<Utc>>,
+    unreachable_since: Option<DateTime<Utc>>,
     user_id: i64,
     seat: i16,
     time_zone: Option<String>,
 }
 
 const SELECT: &str =
-    "select c.id, c.guild_id, c.channel_id, c.created_by, c.created_at, c.paused_until,
+    "select c.id, c.guild_id, c.channel_id, c.created_by, c.created_at, c.paused_until, c.unreachable_since,
         p.user_id, p.seat, pe.time_zone
      from couples c
      join partners p on p.couple_id = c.id
@@ -37,6 +38,7 @@ fn assemble(rows: Vec<Row>) -> Option<Couple> {
         created_by: UserId::from_i64(first.created_by),
         created_at: first.created_at,
         paused_until: first.paused_until,
+        unreachable_since: first.unreachable_since,
         partners: Vec::with_capacity(2),
     };
     for r in rows {
@@ -142,4 +144,42 @@ pub async fn set_paused_until(
         .await?
         .rows_affected();
     Ok(n == 1)
+}
+
+/// Pauses a couple whose channel answered 403/404, until someone runs `/attune resume`.
+pub async fn mark_unreachable(
+    ex: impl PgExecutor<'_>,
+    id: CoupleId,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update couples set unreachable_since = coalesce(unreachable_since, $2) where id = $1",
+    )
+    .bind(id.0)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Clears both a timed pause and an unreachable mark.
+pub async fn resume(ex: impl PgExecutor<'_>, id: CoupleId) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "update couples set paused_until = null, unreachable_since = null where id = $1 and ended_at is null",
+    )
+    .bind(id.0)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Locks the couple's row until the transaction ends: posts of both partners due at the
+/// same instant then open and join one round instead of racing to open two.
+pub async fn lock(tx: &mut PgConnection, id: CoupleId) -> sqlx::Result<bool> {
+    let row: Option<Uuid> = sqlx::query_scalar("select id from couples where id = $1 for update")
+        .bind(id.0)
+        .fetch_optional(tx)
+        .await?;
+    Ok(row.is_some())
 }

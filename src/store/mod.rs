@@ -1,9 +1,12 @@
 //! All SQL lives here. Functions take an executor (`&mut PgConnection` via a transaction, or
 //! the pool) so the caller decides the transaction boundary.
 
+pub mod checkins;
 pub mod couples;
 pub mod invitations;
+pub mod jobs;
 pub mod people;
+pub mod schedules;
 
 use std::str::FromStr;
 use std::time::Duration;

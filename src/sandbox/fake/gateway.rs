@@ -30,6 +30,7 @@ async fn run_connection(fake: FakeDiscord, socket: WebSocket) {
     let conn_id = {
         let mut st = fake.state();
         st.next_conn += 1;
+        st.gateway.connections += 1;
         let id = st.next_conn;
         st.conns.insert(
             id,
@@ -53,7 +54,11 @@ async fn run_connection(fake: FakeDiscord, socket: WebSocket) {
                     let payload: Value = match msg {
                         Message::Text(t) => serde_json::from_str(t.as_str()).unwrap_or(Value::Null),
                         Message::Binary(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
-                        Message::Close(_) => break,
+                        Message::Close(frame) => {
+                            // Echo the close frame: serenity waits for it when it reconnects.
+                            let _ = sink.send(Message::Close(frame)).await;
+                            break;
+                        }
                         _ => continue,
                     };
                     if handle_op(&fake, conn_id, &payload, &mut sink, &mut seq).await.is_err() {
@@ -92,8 +97,12 @@ async fn handle_op(
 ) -> Result<(), axum::Error> {
     match payload.get("op").and_then(Value::as_u64) {
         Some(1) => sink.send(text(&json!({"op": 11}))).await,
-        Some(2) => identify(fake, conn_id, &payload["d"], sink, seq).await,
+        Some(2) => {
+            fake.state().gateway.identifies += 1;
+            identify(fake, conn_id, &payload["d"], sink, seq).await
+        }
         Some(6) => {
+            fake.state().gateway.resumes += 1;
             // serenity 0.12.5 ignores resume_gateway_url and resumes on /ws; the shard it had is
             // encoded in the session id we handed out.
             let session = payload["d"]["session_id"].as_str().unwrap_or("");
@@ -116,6 +125,8 @@ async fn handle_op(
     }
 }
 
+/// Records the connection's shard; a connection already removed by
+/// [`FakeDiscord::drop_gateway_connections`] stays removed.
 fn set_conn(fake: &FakeDiscord, conn_id: u64, shard: [u32; 2], ready: bool) {
     if let Some(c) = fake.state().conns.get_mut(&conn_id) {
         c.shard = Some(shard);

@@ -104,6 +104,8 @@ pub struct ModalView {
     pub channel_id: u64,
     /// The message whose component opened the modal, if any.
     pub message_id: Option<u64>,
+    /// The interaction whose callback opened the modal.
+    pub interaction_id: u64,
 }
 
 /// One text input of a modal.
@@ -129,6 +131,7 @@ impl ModalView {
 
 pub(super) fn modal_from_callback(
     data: &Value,
+    interaction_id: u64,
     channel_id: u64,
     message_id: Option<u64>,
 ) -> ModalView {
@@ -158,6 +161,7 @@ pub(super) fn modal_from_callback(
         inputs,
         channel_id,
         message_id,
+        interaction_id,
     }
 }
 
@@ -190,6 +194,40 @@ fn typed_value(kind: u64, name: &str, v: &Value) -> anyhow::Result<Value> {
             .ok_or_else(|| anyhow!("option {name}: expected a number, got {v}"))?),
         _ => v.clone(),
     })
+}
+
+/// One interaction about to be sent.
+struct NewInteraction<'a> {
+    kind: u8,
+    user: u64,
+    channel: u64,
+    /// The message whose component was used (types 3 and 5).
+    source: Option<u64>,
+    data: Value,
+    what: &'a str,
+    /// For modal submits: metadata of the interaction that opened the modal.
+    trigger: Option<Value>,
+}
+
+impl<'a> NewInteraction<'a> {
+    fn new(
+        kind: u8,
+        user: u64,
+        channel: u64,
+        source: Option<u64>,
+        data: Value,
+        what: &'a str,
+    ) -> NewInteraction<'a> {
+        NewInteraction {
+            kind,
+            user,
+            channel,
+            source,
+            data,
+            what,
+            trigger: None,
+        }
+    }
 }
 
 struct CommandData {
@@ -296,8 +334,9 @@ impl FakeDiscord {
                         let w = self.world_index();
                         let c = match (w.guild_of_channel(cid), w.channel(cid)) {
                             (Some(g), Some(c)) => {
+                                let perms = payloads::EVERYONE_PERMISSIONS.to_string();
                                 json!({"id": cid.to_string(), "type": 0, "name": c.name,
-                                "guild_id": g.id.to_string(), "permissions": payloads::EVERYONE_PERMISSIONS.to_string()})
+                                       "guild_id": g.id.to_string(), "permissions": perms})
                             }
                             _ => json!({"id": cid.to_string(), "type": 1, "permissions": "0"}),
                         };
@@ -362,8 +401,16 @@ impl FakeDiscord {
         path: &str,
         options: Vec<(&str, Value)>,
     ) -> anyhow::Result<Reply> {
+        self.check_member(user, channel)?;
         let cd = self.command_data(channel, path, options, None)?;
-        let iid = self.send_interaction(2, user, channel, None, cd.data, &cd.description)?;
+        let iid = self.send_interaction(NewInteraction::new(
+            2,
+            user,
+            channel,
+            None,
+            cd.data,
+            &cd.description,
+        ))?;
         self.await_reply(iid, &cd.description, user).await
     }
 
@@ -379,12 +426,27 @@ impl FakeDiscord {
         if !options.iter().any(|(n, _)| *n == focused) {
             bail!("autocomplete: the focused option \"{focused}\" must be among the options");
         }
+        self.check_member(user, channel)?;
         let cd = self.command_data(channel, path, options, Some(focused))?;
         let what = format!("autocomplete of {} ({focused})", cd.description);
-        let iid = self.send_interaction(4, user, channel, None, cd.data, &what)?;
+        let iid =
+            self.send_interaction(NewInteraction::new(4, user, channel, None, cd.data, &what))?;
         match self.await_reply(iid, &what, user).await? {
             Reply::Choices(c) => Ok(c),
             other => bail!("{what}: expected choices, got {}", other.kind()),
+        }
+    }
+
+    /// A client only offers commands in channels of guilds the user is in.
+    fn check_member(&self, user: u64, channel: u64) -> anyhow::Result<()> {
+        let w = self.world_index();
+        match w.guild_of_channel(channel) {
+            Some(g) if !g.members.contains(&user) => bail!(
+                "{} is not a member of guild {} and cannot use channel {channel}",
+                w.display_name(user),
+                g.name
+            ),
+            _ => Ok(()),
         }
     }
 
@@ -524,7 +586,14 @@ impl FakeDiscord {
             .map(|m| m.msg.channel_id)
             .ok_or_else(|| anyhow!("{what}: message {message_id} does not exist"))?;
         let what = format!("{what} on message {message_id}");
-        let iid = self.send_interaction(3, user, channel, Some(message_id), data, &what)?;
+        let iid = self.send_interaction(NewInteraction::new(
+            3,
+            user,
+            channel,
+            Some(message_id),
+            data,
+            &what,
+        ))?;
         self.await_reply(iid, &what, user).await
     }
 
@@ -610,21 +679,67 @@ impl FakeDiscord {
             .collect();
         let data = json!({"custom_id": modal.custom_id, "components": rows});
         let what = format!("submit of modal {:?}", modal.custom_id);
-        let iid =
-            self.send_interaction(5, user, modal.channel_id, modal.message_id, data, &what)?;
+        let iid = self.send_interaction(NewInteraction {
+            trigger: self.interaction_metadata(modal.interaction_id, None),
+            ..NewInteraction::new(5, user, modal.channel_id, modal.message_id, data, &what)
+        })?;
         self.await_reply(iid, &what, user).await
     }
 
-    /// Registers and delivers one interaction; returns its id.
-    fn send_interaction(
+    /// `interaction_metadata` for messages created by interaction `iid`; serenity requires the
+    /// per-type fields (`interacted_message_id`, `triggering_interaction_metadata`) or it drops
+    /// the whole message.
+    pub(super) fn interaction_metadata(
         &self,
-        kind: u8,
-        user: u64,
-        channel: u64,
-        source: Option<u64>,
-        data: Value,
-        what: &str,
-    ) -> anyhow::Result<u64> {
+        iid: u64,
+        original_response: Option<u64>,
+    ) -> Option<Value> {
+        let w = self.world_index();
+        let st = self.state();
+        let r = st.interactions.get(&iid)?;
+        let owners = match w.guild_of_channel(r.channel_id) {
+            Some(g) => json!({"0": g.id.to_string()}),
+            None => json!({"1": r.user.to_string()}),
+        };
+        let mut meta = json!({
+            "id": iid.to_string(),
+            "type": r.kind,
+            "user": payloads::user(&w.user_or_stub(r.user)),
+            "authorizing_integration_owners": owners,
+        });
+        if let Some(o) = original_response {
+            meta["original_response_message_id"] = json!(o.to_string());
+        }
+        match r.kind {
+            3 => {
+                meta["interacted_message_id"] = json!(r.source_message.unwrap_or(0).to_string());
+            }
+            5 => {
+                // Only a raw submit of a hand-made ModalView lacks a known opener; serenity
+                // rejects id 0, so the submit's own id stands in.
+                let trigger = r.trigger.clone().unwrap_or_else(|| {
+                    let owners = meta["authorizing_integration_owners"].clone();
+                    json!({"id": iid.to_string(), "type": 2, "user": meta["user"].clone(),
+                           "authorizing_integration_owners": owners})
+                });
+                meta["triggering_interaction_metadata"] = trigger;
+            }
+            _ => {}
+        }
+        Some(meta)
+    }
+
+    /// Registers and delivers one interaction; returns its id.
+    fn send_interaction(&self, new: NewInteraction<'_>) -> anyhow::Result<u64> {
+        let NewInteraction {
+            kind,
+            user,
+            channel,
+            source,
+            data,
+            what,
+            trigger,
+        } = new;
         let w = self.world_index();
         let guild_id = w.guild_of_channel(channel).map(|g| g.id);
         let iid = self.next_id();
@@ -668,6 +783,7 @@ impl FakeDiscord {
                     ephemeral: false,
                     modal: None,
                     choices: None,
+                    trigger,
                 },
             );
         }
@@ -729,7 +845,8 @@ impl FakeDiscord {
                     .await;
                 filled.map(Reply::Message).ok_or_else(|| {
                     anyhow!(
-                        "interaction {iid} ({what} by {who}) was deferred but no followup or edit came within {FOLLOWUP_WINDOW:?}"
+                        "interaction {iid} ({what} by {who}) was deferred but no followup or \
+                         edit came within {FOLLOWUP_WINDOW:?}"
                     )
                 })
             }

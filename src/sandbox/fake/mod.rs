@@ -10,10 +10,36 @@
 //!   mentions policy and the request-body schemas of Discord's OpenAPI description. Problems are
 //!   collected as [`FakeDiscord::violations`] instead of panicking, and the bot still gets a
 //!   sensible answer, so a test can assert on them at the end;
-//! - a user-level API ("alice runs /checkin", "bob clicks [Yes]") that sends interactions over the
+//! - a user-level API ("alice runs /checkin", "bob clicks Yes") that sends interactions over the
 //!   gateway and waits for the bot's answer like a Discord client would;
 //! - fault injection (status codes, delays, connection resets, gateway drops) for reliability
 //!   tests.
+//!
+//! Connecting serenity (see `shared/discord/FAKE_DISCORD_NOTES.md` for why each line matters):
+//!
+//! ```ignore
+//! let fake = FakeDiscord::start(World::couple_demo(), FakeOptions::default()).await?;
+//! let http = HttpBuilder::new("fake-token")
+//!     .proxy(fake.http_url())          // REST and GET /gateway go to the fake
+//!     .ratelimiter_disabled(true)      // without this serenity ignores the proxy
+//!     .build();
+//! let mut client = ClientBuilder::new_with_http(http, GatewayIntents::non_privileged())
+//!     .framework(framework)
+//!     .await?;
+//! tokio::spawn(async move { client.start().await });
+//! fake.wait_ready(Duration::from_secs(10)).await?;
+//! fake.wait_commands_registered(Duration::from_secs(10)).await?;
+//! let reply = fake.run_command(ALICE, CHANNEL_US, "attune setup", vec![]).await?;
+//! let invite = reply.message()?;
+//! fake.click_button(BOB, invite.id, &invite.button_id("Accept").unwrap()).await?;
+//! assert!(fake.violations().is_empty());
+//! ```
+//!
+//! Timing rules the user-level API applies: the bot's first callback must arrive within
+//! [`FakeOptions::interaction_deadline`] (else the call fails and the late callback is a
+//! violation); after a deferred callback (types 5 and 6) the call waits up to 10 s for the
+//! followup or edit. A type 6 that is never followed by anything visible therefore costs those
+//! 10 s and then yields the unchanged component message as [`Reply::Updated`].
 //!
 //! The module is compiled both inside the `attune` crate and in a stand-alone dev crate, so it
 //! only refers to its own items through `self::`/`super::` paths.
@@ -92,6 +118,18 @@ pub enum Fault {
     Reset { path_contains: String, times: u32 },
 }
 
+/// Counters of gateway activity, for reconnect and fault tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayStats {
+    /// Websocket connections accepted.
+    pub connections: u64,
+    /// IDENTIFY payloads received (each answered with READY).
+    pub identifies: u64,
+    /// RESUME payloads received (each answered with RESUMED or, for an unknown session,
+    /// INVALID_SESSION).
+    pub resumes: u64,
+}
+
 /// One REST request as the fake received it.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
@@ -141,7 +179,8 @@ struct StoredMessage {
     loading: bool,
     edited_at: Option<u64>,
     interaction_id: Option<u64>,
-    interaction_type: u8,
+    /// `interaction_metadata` as Discord attaches it to interaction responses.
+    interaction_metadata: Option<Value>,
 }
 
 /// Commands the bot registered, per scope.
@@ -170,6 +209,8 @@ struct InteractionRec {
     ephemeral: bool,
     modal: Option<ModalView>,
     choices: Option<Vec<(String, Value)>>,
+    /// For a modal submit: the metadata of the interaction that opened the modal.
+    trigger: Option<Value>,
 }
 
 enum ConnCmd {
@@ -200,6 +241,7 @@ struct State {
     next_conn: u64,
     nonces: HashMap<(u64, String), (u64, Instant)>,
     dm_by_user: HashMap<u64, u64>,
+    gateway: GatewayStats,
     dm_user_by_channel: HashMap<u64, u64>,
 }
 
@@ -354,21 +396,29 @@ impl FakeDiscord {
         self.state().faults.push(f);
     }
 
-    /// Closes every gateway socket abruptly (no close frame), like a network drop.
+    /// Closes every gateway socket abruptly (no close frame), like a network drop. The
+    /// connections stop counting as ready at once, so a following [`FakeDiscord::wait_ready`]
+    /// waits for the client to come back.
     pub fn drop_gateway_connections(&self) {
-        let st = self.state();
-        for c in st.conns.values() {
+        let mut st = self.state();
+        for (_, c) in std::mem::take(&mut st.conns) {
             let _ = c.tx.send(ConnCmd::Drop);
         }
     }
 
-    /// Sends op 7 (Reconnect) on every gateway connection.
+    /// Sends op 7 (Reconnect) on every gateway connection; like a drop, they stop counting as
+    /// ready until the client has resumed on a new socket.
     pub fn send_reconnect(&self) {
-        let st = self.state();
-        for c in st.conns.values() {
+        let mut st = self.state();
+        for c in st.conns.values_mut() {
+            c.ready = false;
             let _ =
                 c.tx.send(ConnCmd::Raw(serde_json::json!({"op": 7, "d": null})));
         }
+    }
+
+    pub fn gateway_stats(&self) -> GatewayStats {
+        self.state().gateway
     }
 
     /// Waits until at least one gateway connection got READY and all its GUILD_CREATEs.

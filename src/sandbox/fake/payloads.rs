@@ -288,13 +288,8 @@ pub(super) fn message(world: &WorldIndex, m: &StoredMessage) -> Value {
             json!(world.world.application_id.to_string()),
         );
     }
-    if let (Some(iid), Some(uid)) = (m.interaction_id, f.interaction_user) {
-        let u = world.user_or_stub(uid);
-        obj.insert(
-            "interaction_metadata".into(),
-            json!({"id": iid.to_string(), "type": m.interaction_type, "user": user(&u),
-                   "authorizing_integration_owners": {}}),
-        );
+    if let Some(meta) = &m.interaction_metadata {
+        obj.insert("interaction_metadata".into(), meta.clone());
     }
     v
 }

@@ -159,11 +159,16 @@ impl FakeMessage {
                 }
             }
             for f in e["fields"].as_array().into_iter().flatten() {
+                let value = render_markup(&s(&f["value"]), names);
+                let mut value_lines = value.lines();
                 push(format!(
                     "{}: {}",
                     render_markup(&s(&f["name"]), names),
-                    render_markup(&s(&f["value"]), names)
+                    value_lines.next().unwrap_or("")
                 ));
+                for l in value_lines {
+                    push(format!("  {l}"));
+                }
             }
             for key in ["image", "thumbnail"] {
                 if let Some(url) = e[key]["url"].as_str() {

@@ -559,7 +559,8 @@ fn commands(fake: &FakeDiscord, req: &Req, guild: Option<u64>) -> Option<Respons
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-/// The parts of a message body that create or edit a message.
+/// The uploaded files, each with the description of the `attachments[]` entry whose id names
+/// its `files[n]` part.
 fn attachments_for_create(body: &Value, uploads: &[Upload]) -> Vec<FakeAttachment> {
     uploads
         .iter()
@@ -629,6 +630,7 @@ pub(super) struct NewMessage {
     pub interaction: Option<(u64, u8, u64)>,
     pub nonce: Option<String>,
     pub loading: bool,
+    pub metadata: Option<Value>,
 }
 
 fn build_message(
@@ -659,7 +661,7 @@ fn build_message(
         loading: n.loading,
         edited_at: None,
         interaction_id: n.interaction.map(|(i, _, _)| i),
-        interaction_type: n.interaction.map(|(_, t, _)| t).unwrap_or(0),
+        interaction_metadata: n.metadata,
     }
 }
 
@@ -760,6 +762,7 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
                     interaction: None,
                     nonce: nonce.clone(),
                     loading: false,
+                    metadata: None,
                 },
                 &body,
                 &req.uploads,
@@ -893,6 +896,7 @@ fn callback(fake: &FakeDiscord, req: &Req, iid: u64, token: &str) -> Response {
                     interaction: Some((iid, kind, user)),
                     nonce: None,
                     loading: rtype == 5,
+                    metadata: fake.interaction_metadata(iid, None),
                 },
                 &if rtype == 4 { data.clone() } else { json!({}) },
                 if rtype == 4 { &req.uploads } else { &[] },
@@ -937,7 +941,9 @@ fn callback(fake: &FakeDiscord, req: &Req, iid: u64, token: &str) -> Response {
             if kind == 5 || kind == 4 {
                 bad("a modal cannot answer a modal submit or an autocomplete");
             }
-            modal = Some(super::interact::modal_from_callback(&data, channel, source));
+            modal = Some(super::interact::modal_from_callback(
+                &data, iid, channel, source,
+            ));
         }
         1 => bad("callback type 1 (PONG) is only for HTTP pings"),
         other => {
@@ -1031,6 +1037,7 @@ fn webhook_routes(fake: &FakeDiscord, req: &Req, token: &str, rest: &[&str]) -> 
                             interaction: Some((iid, kind, user)),
                             nonce: None,
                             loading: false,
+                            metadata: fake.interaction_metadata(iid, original),
                         },
                         &body,
                         &req.uploads,

@@ -1,0 +1,130 @@
+//! What the scheduler can be asked to do. Each job has a dedupe key, so scheduling the same
+//! logical job twice is harmless.
+
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::ids::{CheckinId, CoupleId, UserId};
+use super::schedule::Slot;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Post a partner's scheduled check-in for one local date.
+    CheckinPost {
+        couple: Uuid,
+        user: u64,
+        slot: String,
+        local_date: NaiveDate,
+    },
+    /// Nudge a partner who has not answered yet.
+    CheckinRemind {
+        couple: Uuid,
+        checkin: Uuid,
+        user: u64,
+    },
+    /// Reveal a round: both answered, or its window closed.
+    CheckinReveal { couple: Uuid, checkin: Uuid },
+}
+
+impl Job {
+    pub fn post(couple: CoupleId, user: UserId, slot: Slot, local_date: NaiveDate) -> Job {
+        Job::CheckinPost {
+            couple: couple.0,
+            user: user.0,
+            slot: slot.as_str().to_string(),
+            local_date,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::CheckinPost { .. } => "checkin_post",
+            Job::CheckinRemind { .. } => "checkin_remind",
+            Job::CheckinReveal { .. } => "checkin_reveal",
+        }
+    }
+
+    pub fn couple(&self) -> CoupleId {
+        match self {
+            Job::CheckinPost { couple, .. }
+            | Job::CheckinRemind { couple, .. }
+            | Job::CheckinReveal { couple, .. } => CoupleId(*couple),
+        }
+    }
+
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            Job::CheckinPost { user, .. } | Job::CheckinRemind { user, .. } => Some(UserId(*user)),
+            Job::CheckinReveal { .. } => None,
+        }
+    }
+
+    /// The key under which this job exists at most once.
+    pub fn dedupe_key(&self) -> String {
+        match self {
+            Job::CheckinPost {
+                couple,
+                user,
+                slot,
+                local_date,
+            } => format!("post:{couple}:{user}:{slot}:{local_date}"),
+            Job::CheckinRemind { checkin, user, .. } => format!("remind:{checkin}:{user}"),
+            Job::CheckinReveal { checkin, .. } => format!("reveal:{checkin}"),
+        }
+    }
+
+    /// Whether a job found this late should be dropped rather than run. Reveals always run:
+    /// late is better than losing what the couple answered.
+    pub fn expires_after_grace(&self) -> bool {
+        !matches!(self, Job::CheckinReveal { .. })
+    }
+
+    pub fn checkin(&self) -> Option<CheckinId> {
+        match self {
+            Job::CheckinRemind { checkin, .. } | Job::CheckinReveal { checkin, .. } => {
+                Some(CheckinId(*checkin))
+            }
+            Job::CheckinPost { .. } => None,
+        }
+    }
+}
+
+/// Exponential back-off for a failed attempt: 5 s, 10 s, 20 s … capped at 10 minutes.
+pub fn backoff(attempt: i32) -> Duration {
+    let exp = attempt.clamp(1, 12) - 1;
+    Duration::seconds((5i64 << exp).min(600))
+}
+
+/// Attempts before a job is given up as failed.
+pub const MAX_ATTEMPTS: i32 = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let j = Job::post(
+            CoupleId(Uuid::nil()),
+            UserId(7),
+            Slot::Morning,
+            NaiveDate::from_ymd_opt(2026, 3, 8).unwrap(),
+        );
+        let v = serde_json::to_value(&j).unwrap();
+        assert_eq!(v["kind"], "checkin_post");
+        assert_eq!(serde_json::from_value::<Job>(v).unwrap(), j);
+        assert_eq!(
+            j.dedupe_key(),
+            "post:00000000-0000-0000-0000-000000000000:7:morning:2026-03-08"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(1), Duration::seconds(5));
+        assert_eq!(backoff(2), Duration::seconds(10));
+        assert_eq!(backoff(20), Duration::seconds(600));
+    }
+}

@@ -1,0 +1,143 @@
+//! Schedules: each partner's own check-in times and waking window, the couple's shared
+//! settings, and when the next post is due.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+
+use super::time::{next_local, Weekdays};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Morning,
+    Evening,
+}
+
+impl Slot {
+    pub const ALL: [Slot; 2] = [Slot::Morning, Slot::Evening];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::Morning => "morning",
+            Slot::Evening => "evening",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Slot> {
+        match s {
+            "morning" => Some(Slot::Morning),
+            "evening" => Some(Slot::Evening),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MicroFrequency {
+    Off,
+    Few,
+    Daily,
+}
+
+impl MicroFrequency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MicroFrequency::Off => "off",
+            MicroFrequency::Few => "few",
+            MicroFrequency::Daily => "daily",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(Self::Off),
+            "few" => Some(Self::Few),
+            "daily" => Some(Self::Daily),
+            _ => None,
+        }
+    }
+}
+
+/// One partner's schedule, in their own zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartnerSchedule {
+    pub zone: Tz,
+    pub morning: Option<NaiveTime>,
+    pub evening: Option<NaiveTime>,
+    pub days: Weekdays,
+    pub waking_start: NaiveTime,
+    pub waking_end: NaiveTime,
+}
+
+impl PartnerSchedule {
+    pub fn slot_time(&self, slot: Slot) -> Option<NaiveTime> {
+        match slot {
+            Slot::Morning => self.morning,
+            Slot::Evening => self.evening,
+        }
+    }
+
+    /// The next post of `slot` strictly after `after`, with its local date.
+    pub fn next(&self, slot: Slot, after: DateTime<Utc>) -> Option<(NaiveDate, DateTime<Utc>)> {
+        next_local(self.zone, self.slot_time(slot)?, self.days, after)
+    }
+}
+
+/// Settings the two partners share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoupleSettings {
+    /// How long a round stays open for answers after its latest post.
+    pub window: Duration,
+    pub reminder: Option<Duration>,
+    pub quiet: Option<(NaiveTime, NaiveTime)>,
+    pub recap_weekday: Weekday,
+    pub recap_time: NaiveTime,
+    pub micro: MicroFrequency,
+}
+
+impl CoupleSettings {
+    /// Whether a local time falls in quiet hours (which may wrap past midnight).
+    pub fn is_quiet(&self, local: NaiveTime) -> bool {
+        match self.quiet {
+            None => false,
+            Some((start, end)) if start <= end => local >= start && local < end,
+            Some((start, end)) => local >= start || local < end,
+        }
+    }
+}
+
+pub fn weekday_from_iso(n: i16) -> Weekday {
+    match n {
+        1 => Weekday::Mon,
+        2 => Weekday::Tue,
+        3 => Weekday::Wed,
+        4 => Weekday::Thu,
+        5 => Weekday::Fri,
+        6 => Weekday::Sat,
+        _ => Weekday::Sun,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight() {
+        let s = CoupleSettings {
+            window: Duration::hours(12),
+            reminder: None,
+            quiet: Some((t(22, 0), t(7, 0))),
+            recap_weekday: Weekday::Sun,
+            recap_time: t(18, 0),
+            micro: MicroFrequency::Few,
+        };
+        assert!(s.is_quiet(t(23, 0)));
+        assert!(s.is_quiet(t(6, 59)));
+        assert!(!s.is_quiet(t(7, 0)));
+        assert!(!s.is_quiet(t(12, 0)));
+    }
+}

@@ -1,0 +1,212 @@
+//! The scheduler: claims due jobs from the Postgres job table under a lease and runs them.
+//! Any number of bot processes can run it against one database; `FOR UPDATE SKIP LOCKED`
+//! keeps them from taking the same job, and a job whose holder died is taken over once its
+//! lease runs out. Time comes from the injected clock.
+
+pub mod checkin;
+pub mod plan;
+
+use std::sync::Arc;
+
+use poise::serenity_prelude as serenity;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::domain::ids::{ChannelId, CoupleId, JobId};
+use crate::domain::jobs::{backoff, Job, MAX_ATTEMPTS};
+use crate::store::{self, jobs::ClaimedJob};
+
+/// What a job runner needs.
+pub struct JobCx {
+    pub state: Arc<AppState>,
+    pub http: Arc<serenity::Http>,
+}
+
+/// How a job ended when it did not fail.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    /// Nothing to do (already posted, paused, answered …); the reason is kept on the row.
+    Skipped(&'static str),
+    /// Found too late to be useful; recorded, not posted.
+    Missed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("channel unreachable (HTTP {status})")]
+    Gone {
+        couple: CoupleId,
+        channel: ChannelId,
+        status: u16,
+    },
+    #[error("{0}")]
+    Transient(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<crate::discord::post::PostError> for JobError {
+    fn from(e: crate::discord::post::PostError) -> Self {
+        JobError::Transient(e.to_string())
+    }
+}
+
+pub struct Scheduler {
+    cx: JobCx,
+    owner: Uuid,
+}
+
+impl Scheduler {
+    pub fn new(state: Arc<AppState>, http: Arc<serenity::Http>) -> Self {
+        Scheduler {
+            cx: JobCx { state, http },
+            owner: Uuid::new_v4(),
+        }
+    }
+
+    /// Runs until `stop` turns true; in-flight jobs finish first.
+    pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            tracing::info!(owner = %self.owner, "scheduler started");
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                let claimed = self.tick().await;
+                if claimed > 0 {
+                    // There may be more due right now.
+                    continue;
+                }
+                let poll = self.cx.state.config.scheduler.poll_interval;
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = self.cx.state.wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            tracing::info!(owner = %self.owner, "scheduler stopped");
+        })
+    }
+
+    /// Claims one batch and runs it; returns how many jobs were claimed.
+    pub async fn tick(&self) -> usize {
+        let st = &self.cx.state;
+        let cfg = &st.config.scheduler;
+        let now = st.clock.now();
+        let batch =
+            match store::jobs::claim(&st.pool, self.owner, now, cfg.lease, cfg.batch_size).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim jobs");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    return 0;
+                }
+            };
+        let n = batch.len();
+        futures::future::join_all(batch.into_iter().map(|j| self.run_one(j))).await;
+        n
+    }
+
+    async fn run_one(&self, claimed: ClaimedJob) {
+        let st = &self.cx.state;
+        let id = claimed.id;
+        let Some(job) = claimed.job.clone() else {
+            tracing::error!(job_id = %id, "unreadable job payload");
+            self.finish(id, "failed", Some("unreadable payload")).await;
+            return;
+        };
+        let now = st.clock.now();
+        let late = now - claimed.due_at > st.config.scheduler.grace;
+        let missed = late && job.expires_after_grace();
+        let result = match &job {
+            Job::CheckinPost {
+                couple,
+                user,
+                slot,
+                local_date,
+            } => {
+                checkin::post(
+                    &self.cx,
+                    id,
+                    CoupleId(*couple),
+                    crate::domain::ids::UserId(*user),
+                    slot,
+                    *local_date,
+                    missed,
+                )
+                .await
+            }
+            Job::CheckinRemind { checkin, user, .. } => {
+                if missed {
+                    Ok(Outcome::Missed)
+                } else {
+                    checkin::remind(
+                        &self.cx,
+                        id,
+                        crate::domain::ids::CheckinId(*checkin),
+                        crate::domain::ids::UserId(*user),
+                    )
+                    .await
+                }
+            }
+            Job::CheckinReveal { checkin, .. } => {
+                checkin::reveal(&self.cx, crate::domain::ids::CheckinId(*checkin)).await
+            }
+        };
+        let couple_id = job.couple();
+        match result {
+            Ok(Outcome::Done) => {
+                tracing::info!(job_id = %id, couple_id = %couple_id, kind = job.kind(), "job done");
+                self.finish(id, "done", None).await;
+            }
+            Ok(Outcome::Skipped(why)) => {
+                tracing::debug!(job_id = %id, couple_id = %couple_id, kind = job.kind(), why, "job skipped");
+                self.finish(id, "done", Some(why)).await;
+            }
+            Ok(Outcome::Missed) => {
+                tracing::info!(job_id = %id, couple_id = %couple_id, kind = job.kind(), "job missed its grace window");
+                self.finish(id, "missed", Some("outside the grace window"))
+                    .await;
+            }
+            Err(JobError::Gone {
+                couple,
+                channel,
+                status,
+            }) => {
+                tracing::warn!(job_id = %id, couple_id = %couple, channel_id = %channel, status,
+                    "channel unreachable; pausing the couple");
+                if let Err(e) = store::couples::mark_unreachable(&st.pool, couple, now).await {
+                    tracing::warn!(couple_id = %couple, error = %e, "could not pause the couple");
+                }
+                self.finish(id, "failed", Some("channel unreachable")).await;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if claimed.attempts >= MAX_ATTEMPTS {
+                    tracing::error!(job_id = %id, couple_id = %couple_id, error = %msg, "job failed for good");
+                    self.finish(id, "failed", Some(&msg)).await;
+                } else {
+                    let at = now + backoff(claimed.attempts);
+                    tracing::warn!(job_id = %id, couple_id = %couple_id, error = %msg, attempt = claimed.attempts, "job will be retried");
+                    if let Err(e) = store::jobs::retry(&st.pool, id, self.owner, &msg, at).await {
+                        tracing::warn!(job_id = %id, error = %e, "could not reschedule job; its lease will expire");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn finish(&self, id: JobId, status: &str, note: Option<&str>) {
+        let st = &self.cx.state;
+        match store::jobs::finish(&st.pool, id, self.owner, status, note, st.clock.now()).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(job_id = %id, "lost the lease before finishing"),
+            Err(e) => {
+                tracing::warn!(job_id = %id, error = %e, "could not finish job; its lease will expire")
+            }
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Check-in rounds, the per-partner posts that belong to them, and private answers.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::domain::ids::{CheckinId, CoupleId, UserId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkin {
+    pub id: CheckinId,
+    pub couple: CoupleId,
+    pub slot: String,
+    pub round_date: NaiveDate,
+    pub opened_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub revealed: bool,
+    pub question: Option<String>,
+    pub reveal_nonce: String,
+    pub reveal_message_id: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    couple_id: Uuid,
+    slot: String,
+    round_date: NaiveDate,
+    opened_at: DateTime<Utc>,
+    closes_at: DateTime<Utc>,
+    status: String,
+    question: Option<String>,
+    reveal_nonce: String,
+    reveal_message_id: Option<i64>,
+}
+
+impl From<Row> for Checkin {
+    fn from(r: Row) -> Self {
+        Checkin {
+            id: CheckinId(r.id),
+            couple: CoupleId(r.couple_id),
+            slot: r.slot,
+            round_date: r.round_date,
+            opened_at: r.opened_at,
+            closes_at: r.closes_at,
+            revealed: r.status == "revealed",
+            question: r.question,
+            reveal_nonce: r.reveal_nonce,
+            reveal_message_id: r.reveal_message_id,
+        }
+    }
+}
+
+const COLS: &str =
+    "id, couple_id, slot, round_date, opened_at, closes_at, status, question, reveal_nonce, reveal_message_id";
+
+/// A discord nonce (≤ 25 characters) derived from a uuid, stable across retries.
+pub fn nonce_for(id: Uuid) -> String {
+    id.simple().to_string()[..25].to_string()
+}
+
+pub async fn get(ex: impl PgExecutor<'_>, id: CheckinId) -> sqlx::Result<Option<Checkin>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from checkins where id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// The round, locked until the transaction ends: answer changes and the reveal serialise here.
+pub async fn lock(tx: &mut PgConnection, id: CheckinId) -> sqlx::Result<Option<Checkin>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from checkins where id = $1 for update"
+    )))
+    .bind(id.0)
+    .fetch_optional(tx)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// The open round of this slot and local date that `user` has not been posted to yet, so a
+/// partner's post joins the round their partner's post of the same day opened.
+pub async fn joinable(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    slot: &str,
+    round_date: NaiveDate,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Checkin>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from checkins c
+         where c.couple_id = $1 and c.slot = $2 and c.round_date = $5 and c.status = 'open'
+           and c.closes_at > $4
+           and not exists (select 1 from checkin_posts p where p.checkin_id = c.id and p.user_id = $3)
+         order by c.opened_at desc limit 1 for update"
+    )))
+    .bind(couple.0)
+    .bind(slot)
+    .bind(user.as_i64())
+    .bind(now)
+    .bind(round_date)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Any open round of the couple (for `/checkin`, which refuses to stack rounds).
+pub async fn open_round(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+) -> sqlx::Result<Option<Checkin>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from checkins where couple_id = $1 and status = 'open' order by opened_at desc limit 1"
+    )))
+    .bind(couple.0)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn create(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    slot: &str,
+    round_date: NaiveDate,
+    now: DateTime<Utc>,
+    closes_at: DateTime<Utc>,
+    question: Option<&str>,
+) -> sqlx::Result<Checkin> {
+    let id = Uuid::new_v4();
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into checkins (id, couple_id, slot, opened_at, closes_at, question, reveal_nonce, round_date)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLS}"
+    )))
+    .bind(id)
+    .bind(couple.0)
+    .bind(slot)
+    .bind(now)
+    .bind(closes_at)
+    .bind(question)
+    .bind(nonce_for(Uuid::new_v4()))
+    .bind(round_date)
+    .fetch_one(ex)
+    .await?;
+    Ok(row.into())
+}
+
+pub async fn extend(
+    ex: impl PgExecutor<'_>,
+    id: CheckinId,
+    closes_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("update checkins set closes_at = greatest(closes_at, $2) where id = $1")
+        .bind(id.0)
+        .bind(closes_at)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Flips a round to revealed. False when it already was (the reveal then only re-posts if
+/// its message was never confirmed).
+pub async fn mark_revealed(
+    ex: impl PgExecutor<'_>,
+    id: CheckinId,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "update checkins set status = 'revealed', revealed_at = $2 where id = $1 and status = 'open'",
+    )
+    .bind(id.0)
+    .bind(now)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn set_reveal_message(
+    ex: impl PgExecutor<'_>,
+    id: CheckinId,
+    message: u64,
+) -> sqlx::Result<()> {
+    sqlx::query("update checkins set reveal_message_id = $2 where id = $1")
+        .bind(id.0)
+        .bind(message as i64)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PostSlot {
+    /// The key was free: this is the one post for that partner, slot and day.
+    New,
+    /// The key exists but Discord never confirmed the post: post again with the same nonce.
+    Unconfirmed { checkin: CheckinId, nonce: String },
+    /// Already posted; nothing to do.
+    Posted,
+}
+
+/// Claims the (couple, partner, slot, local date) key for a post.
+pub async fn claim_post(
+    tx: &mut PgConnection,
+    couple: CoupleId,
+    user: UserId,
+    slot: &str,
+    local_date: NaiveDate,
+) -> sqlx::Result<PostSlot> {
+    let existing: Option<(Uuid, String, Option<i64>)> = sqlx::query_as(
+        "select checkin_id, nonce, message_id from checkin_posts
+         where couple_id = $1 and user_id = $2 and slot = $3 and local_date = $4 for update",
+    )
+    .bind(couple.0)
+    .bind(user.as_i64())
+    .bind(slot)
+    .bind(local_date)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(match existing {
+        None => PostSlot::New,
+        Some((_, _, Some(_))) => PostSlot::Posted,
+        Some((checkin, nonce, None)) => PostSlot::Unconfirmed {
+            checkin: CheckinId(checkin),
+            nonce,
+        },
+    })
+}
+
+pub async fn insert_post(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    user: UserId,
+    slot: &str,
+    local_date: NaiveDate,
+    checkin: CheckinId,
+    nonce: &str,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "insert into checkin_posts (couple_id, user_id, slot, local_date, checkin_id, nonce)
+         values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+    )
+    .bind(couple.0)
+    .bind(user.as_i64())
+    .bind(slot)
+    .bind(local_date)
+    .bind(checkin.0)
+    .bind(nonce)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn mark_posted(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    user: UserId,
+    slot: &str,
+    local_date: NaiveDate,
+    message: u64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update checkin_posts set message_id = $5, posted_at = $6
+         where couple_id = $1 and user_id = $2 and slot = $3 and local_date = $4",
+    )
+    .bind(couple.0)
+    .bind(user.as_i64())
+    .bind(slot)
+    .bind(local_date)
+    .bind(message as i64)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Partners who have a post in a round (the ones a reminder may go to).
+pub async fn posted_users(
+    ex: impl PgExecutor<'_>,
+    checkin: CheckinId,
+) -> sqlx::Result<Vec<UserId>> {
+    let ids: Vec<i64> =
+        sqlx::query_scalar("select user_id from checkin_posts where checkin_id = $1")
+            .bind(checkin.0)
+            .fetch_all(ex)
+            .await?;
+    Ok(ids.into_iter().map(UserId::from_i64).collect())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub struct Answer {
+    #[sqlx(skip)]
+    pub user: Option<UserId>,
+    pub mood: Option<i16>,
+    pub feelings: Vec<String>,
+    pub guess: Option<i16>,
+    pub note: Option<String>,
+    pub share_note: bool,
+    pub submitted: bool,
+    pub skipped: bool,
+}
+
+pub async fn answer(
+    ex: impl PgExecutor<'_>,
+    checkin: CheckinId,
+    user: UserId,
+) -> sqlx::Result<Option<Answer>> {
+    let row: Option<Answer> = sqlx::query_as(
+        "select mood, feelings, guess, note, share_note, submitted, skipped
+         from checkin_answers where checkin_id = $1 and user_id = $2",
+    )
+    .bind(checkin.0)
+    .bind(user.as_i64())
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|mut a| {
+        a.user = Some(user);
+        a
+    }))
+}
+
+#[derive(sqlx::FromRow)]
+struct AnswerRow {
+    user_id: i64,
+    #[sqlx(flatten)]
+    answer: Answer,
+}
+
+pub async fn answers(ex: impl PgExecutor<'_>, checkin: CheckinId) -> sqlx::Result<Vec<Answer>> {
+    let rows: Vec<AnswerRow> = sqlx::query_as(
+        "select user_id, mood, feelings, guess, note, share_note, submitted, skipped
+         from checkin_answers where checkin_id = $1",
+    )
+    .bind(checkin.0)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Answer {
+            user: Some(UserId::from_i64(r.user_id)),
+            ..r.answer
+        })
+        .collect())
+}
+
+pub async fn save_answer(
+    ex: impl PgExecutor<'_>,
+    checkin: CheckinId,
+    user: UserId,
+    a: &Answer,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into checkin_answers (checkin_id, user_id, mood, feelings, guess, note, share_note, submitted, skipped, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         on conflict (checkin_id, user_id) do update set
+            mood = excluded.mood, feelings = excluded.feelings, guess = excluded.guess,
+            note = excluded.note, share_note = excluded.share_note, submitted = excluded.submitted,
+            skipped = excluded.skipped, updated_at = excluded.updated_at",
+    )
+    .bind(checkin.0)
+    .bind(user.as_i64())
+    .bind(a.mood)
+    .bind(&a.feelings)
+    .bind(a.guess)
+    .bind(&a.note)
+    .bind(a.share_note)
+    .bind(a.submitted)
+    .bind(a.skipped)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The partners a round is for (see `domain::checkin::asked`).
+pub async fn asked(
+    tx: &mut PgConnection,
+    round: &Checkin,
+    partners: &[UserId],
+) -> sqlx::Result<Vec<UserId>> {
+    let mut scheds = Vec::with_capacity(partners.len());
+    for p in partners {
+        scheds.push((
+            *p,
+            super::schedules::partner(&mut *tx, round.couple, *p).await?,
+        ));
+    }
+    let posted = posted_users(&mut *tx, round.id).await?;
+    Ok(crate::domain::checkin::asked(
+        &round.slot,
+        round.round_date,
+        &scheds,
+        &posted,
+    ))
+}
