@@ -17,7 +17,7 @@
 //!
 //! Connecting serenity (see `shared/discord/FAKE_DISCORD_NOTES.md` for why each line matters):
 //!
-//! ```ignore
+//! ```text
 //! let fake = FakeDiscord::start(World::couple_demo(), FakeOptions::default()).await?;
 //! let http = HttpBuilder::new("fake-token")
 //!     .proxy(fake.http_url())          // REST and GET /gateway go to the fake
