@@ -108,6 +108,7 @@ pub struct RawScheduler {
     pub grace_minutes: Option<i64>,
     pub lease_secs: Option<i64>,
     pub batch_size: Option<i64>,
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +147,9 @@ pub struct SchedulerConfig {
     pub grace: chrono::Duration,
     pub lease: chrono::Duration,
     pub batch_size: i64,
+    /// Seeds every random choice (micro-prompt days, moments and shuffles); without one
+    /// a random seed is drawn at start-up.
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -370,6 +374,7 @@ impl Config {
                 grace: chrono::Duration::minutes(grace_minutes),
                 lease: chrono::Duration::seconds(lease_secs),
                 batch_size,
+                seed: raw.scheduler.seed.unwrap_or_else(rand::random),
             },
         })
     }

@@ -18,7 +18,7 @@ use crate::store::{checkins, couples, invitations, jobs, people, schedules};
 pub const INVITATION_TTL_DAYS: i64 = 7;
 
 pub fn all() -> Vec<poise::Command<std::sync::Arc<crate::app::AppState>, BotError>> {
-    vec![attune(), checkin()]
+    vec![attune(), checkin(), micro()]
 }
 
 /// The live couple in this channel, if the caller is one of its partners.
@@ -137,7 +137,7 @@ pub async fn timezone(
     people::set_zone(&mut *tx, user, tz, now).await?;
     // Prompts follow the person: re-plan them in every couple they belong to.
     for couple in schedules::couples_of(&mut *tx, user).await? {
-        plan::plan_partner(&mut tx, couple, user, now).await?;
+        plan::plan_partner(&mut tx, state.config.scheduler.seed, couple, user, now).await?;
     }
     tx.commit().await?;
     ctx.send(ephemeral(render::zone_set(tz, now))).await?;
@@ -374,7 +374,15 @@ pub async fn schedule(
     let mut tx = state.pool.begin().await?;
     schedules::save_partner(&mut *tx, couple.id, user, &mine).await?;
     schedules::save_couple(&mut *tx, couple.id, &shared).await?;
-    plan::plan_partner(&mut tx, couple.id, user, now).await?;
+    // Shared settings (quiet hours, nudges) shape both partners' plans.
+    plan::plan_couple(
+        &mut tx,
+        state.config.scheduler.seed,
+        couple.id,
+        &couple.partner_ids(),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(couple_id = %couple.id, "schedule updated");
     let upcoming = jobs::upcoming_posts(&state.pool, couple.id).await?;
@@ -434,5 +442,16 @@ pub async fn resume(ctx: Ctx<'_>) -> Result<(), BotError> {
             .allowed_mentions(no_pings()),
     )
     .await?;
+    Ok(())
+}
+
+/// A small attunement moment for you, right now.
+#[poise::command(slash_command)]
+pub async fn micro(ctx: Ctx<'_>) -> Result<(), BotError> {
+    let couple = my_couple(&ctx).await?;
+    let state = ctx.data();
+    let user = UserId(ctx.author().id.get());
+    let reply = super::micro::draw_now(state, &couple, user).await?;
+    ctx.send(reply).await?;
     Ok(())
 }

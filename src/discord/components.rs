@@ -60,6 +60,9 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state:
             };
             super::checkin::on_component(state, press.user, press.channel, id, action, values).await
         }
+        Ok(CustomId::Micro(id, action)) => {
+            super::micro::on_component(state, press.user, press.channel, id, action).await
+        }
     };
     let response = match result {
         Ok(r) => r,
@@ -140,8 +143,14 @@ async fn on_invite(
                 return Err(BotError::user(render::INVITATION_ANSWERED));
             }
             invitations::cancel_pending_in_channel(&mut *tx, inv.channel, now).await?;
-            crate::scheduler::plan::plan_couple(&mut tx, couple, &[inv.inviter, inv.invitee], now)
-                .await?;
+            crate::scheduler::plan::plan_couple(
+                &mut tx,
+                p.state.config.scheduler.seed,
+                couple,
+                &[inv.inviter, inv.invitee],
+                now,
+            )
+            .await?;
             tx.commit().await?;
             tracing::info!(couple_id = %couple, invitation_id = %id, "couple created");
             Ok(render::invitation_accepted(inv.inviter, inv.invitee))

@@ -5,6 +5,7 @@ pub mod checkin;
 pub mod commands;
 pub mod components;
 pub mod errors;
+pub mod micro;
 pub mod post;
 pub mod render;
 

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
-use super::ids::{CheckinId, CoupleId, InvitationId};
+use super::ids::{CheckinId, CoupleId, InvitationId, MicroId};
 
 /// Discord's limit on `custom_id`.
 pub const MAX_LEN: usize = 100;
@@ -50,11 +50,19 @@ actions!(CheckinAction {
     Edit => "edit",
 });
 
+actions!(MicroAction {
+    Open => "open",
+    Done => "done",
+    NotNow => "notnow",
+    Another => "another",
+});
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CustomId {
     Invite(InvitationId, InviteAction),
     Leave(CoupleId, LeaveAction),
     Checkin(CheckinId, CheckinAction),
+    Micro(MicroId, MicroAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +85,7 @@ impl CustomId {
             CustomId::Invite(id, a) => ("inv", id.0, a.as_str()),
             CustomId::Leave(id, a) => ("leave", id.0, a.as_str()),
             CustomId::Checkin(id, a) => ("ci", id.0, a.as_str()),
+            CustomId::Micro(id, a) => ("mic", id.0, a.as_str()),
         }
     }
 
@@ -122,6 +131,10 @@ impl FromStr for CustomId {
             "ci" => CustomId::Checkin(
                 CheckinId(uuid),
                 CheckinAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
+            ),
+            "mic" => CustomId::Micro(
+                MicroId(uuid),
+                MicroAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
             ),
             _ => return Err(CustomIdError::UnknownKind),
         };

@@ -71,3 +71,4 @@ uuid_id!(CoupleId);
 uuid_id!(InvitationId);
 uuid_id!(JobId);
 uuid_id!(CheckinId);
+uuid_id!(MicroId);

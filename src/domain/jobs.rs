@@ -26,6 +26,12 @@ pub enum Job {
     },
     /// Reveal a round: both answered, or its window closed.
     CheckinReveal { couple: Uuid, checkin: Uuid },
+    /// A small attunement prompt for one partner on one local date.
+    MicroPost {
+        couple: Uuid,
+        user: u64,
+        local_date: NaiveDate,
+    },
 }
 
 impl Job {
@@ -43,6 +49,7 @@ impl Job {
             Job::CheckinPost { .. } => "checkin_post",
             Job::CheckinRemind { .. } => "checkin_remind",
             Job::CheckinReveal { .. } => "checkin_reveal",
+            Job::MicroPost { .. } => "micro_post",
         }
     }
 
@@ -50,13 +57,16 @@ impl Job {
         match self {
             Job::CheckinPost { couple, .. }
             | Job::CheckinRemind { couple, .. }
-            | Job::CheckinReveal { couple, .. } => CoupleId(*couple),
+            | Job::CheckinReveal { couple, .. }
+            | Job::MicroPost { couple, .. } => CoupleId(*couple),
         }
     }
 
     pub fn user(&self) -> Option<UserId> {
         match self {
-            Job::CheckinPost { user, .. } | Job::CheckinRemind { user, .. } => Some(UserId(*user)),
+            Job::CheckinPost { user, .. }
+            | Job::CheckinRemind { user, .. }
+            | Job::MicroPost { user, .. } => Some(UserId(*user)),
             Job::CheckinReveal { .. } => None,
         }
     }
@@ -72,6 +82,11 @@ impl Job {
             } => format!("post:{couple}:{user}:{slot}:{local_date}"),
             Job::CheckinRemind { checkin, user, .. } => format!("remind:{checkin}:{user}"),
             Job::CheckinReveal { checkin, .. } => format!("reveal:{checkin}"),
+            Job::MicroPost {
+                couple,
+                user,
+                local_date,
+            } => format!("micro:{couple}:{user}:{local_date}"),
         }
     }
 
@@ -86,7 +101,7 @@ impl Job {
             Job::CheckinRemind { checkin, .. } | Job::CheckinReveal { checkin, .. } => {
                 Some(CheckinId(*checkin))
             }
-            Job::CheckinPost { .. } => None,
+            Job::CheckinPost { .. } | Job::MicroPost { .. } => None,
         }
     }
 }

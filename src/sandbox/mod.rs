@@ -61,6 +61,8 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
     );
     println!("(a local Discord stand-in; nothing leaves this machine)\n");
 
+    let mut config = config;
+    config.scheduler.seed = args.seed;
     let stage = Stage::start(&config, start).await?;
     let mut show = Show::default();
     let outcome = play(&stage, &mut show, &args, zone_a.name(), zone_b.name()).await;
@@ -166,9 +168,17 @@ async fn play(
     stage
         .cmd(BOB, "attune timezone", vec![("zone", json!(zone_b))])
         .await?;
-    show.say(stage, "» bob runs /attune schedule evening:21:00");
+    show.say(
+        stage,
+        "» bob runs /attune schedule evening:21:00 micro:daily",
+    );
     stage
-        .cmd(BOB, "attune schedule", vec![("evening", json!("21:00"))])
+        .cmd(
+            BOB,
+            "attune schedule",
+            // Choice options arrive as the index of the choice: 2 is "daily".
+            vec![("evening", json!("21:00")), ("micro", json!(2))],
+        )
         .await?;
     show.say(stage, "» alice runs /attune status");
     stage.cmd(ALICE, "attune status", vec![]).await?;
@@ -212,6 +222,61 @@ async fn play(
                 .filter(|m| m.ephemeral_for.is_none() && !handled.contains(&m.id))
                 .filter(|m| m.content.contains("it's check-in time"))
                 .collect();
+            let teasers: Vec<_> = stage
+                .fake
+                .messages(CHANNEL)
+                .into_iter()
+                .filter(|m| m.ephemeral_for.is_none() && !handled.contains(&m.id))
+                .filter(|m| m.content.contains("a small moment for today"))
+                .collect();
+            for t in teasers {
+                handled.insert(t.id);
+                let who = if t.content.contains(&format!("<@{ALICE}>")) {
+                    ALICE
+                } else {
+                    BOB
+                };
+                let name = if who == ALICE { "alice" } else { "bob" };
+                show.say(stage, format!("» {name} presses [Open]"));
+                let open = t.button_id("Open").unwrap_or_default();
+                let prompt = stage
+                    .fake
+                    .click_button(who, t.id, &open)
+                    .await?
+                    .message()?
+                    .clone();
+                let names = stage.names();
+                show.say(
+                    stage,
+                    format!(
+                        "  ({name} reads, privately: {})",
+                        prompt
+                            .render(&names)
+                            .lines()
+                            .skip(1)
+                            .map(str::trim)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                );
+                let choice = match rng.random_range(0..4) {
+                    0 => "Another one",
+                    1 => "Not now",
+                    _ => "Did it",
+                };
+                show.say(stage, format!("» {name} presses [{choice}]"));
+                let b = prompt.button_id(choice).unwrap_or_default();
+                stage.fake.click_button(who, prompt.id, &b).await?;
+                if choice == "Another one" {
+                    let again = stage
+                        .fake
+                        .message(prompt.id)
+                        .ok_or_else(|| anyhow::anyhow!("prompt vanished"))?;
+                    show.say(stage, format!("» {name} presses [Did it]"));
+                    let done = again.button_id("Did it").unwrap_or_default();
+                    stage.fake.click_button(who, again.id, &done).await?;
+                }
+            }
             for post in posts {
                 handled.insert(post.id);
                 let who = if post.content.contains(&format!("<@{ALICE}>")) {

@@ -61,7 +61,13 @@ impl Stage {
             pool,
             bot: None,
         };
-        stage.start_bot().await?;
+        if let Err(e) = stage.start_bot().await {
+            // Leave nothing behind when the bot cannot start (a broken content folder, say).
+            stage.fake.shutdown().await;
+            stage.pool.close().await;
+            let _ = store::drop_database(&stage.config.database.url).await;
+            return Err(e);
+        }
         Ok(stage)
     }
 

@@ -4,6 +4,7 @@
 //! lease runs out. Time comes from the injected clock.
 
 pub mod checkin;
+pub mod micro;
 pub mod plan;
 
 use std::sync::Arc;
@@ -154,6 +155,21 @@ impl Scheduler {
             }
             Job::CheckinReveal { checkin, .. } => {
                 checkin::reveal(&self.cx, crate::domain::ids::CheckinId(*checkin)).await
+            }
+            Job::MicroPost {
+                couple,
+                user,
+                local_date,
+            } => {
+                micro::post(
+                    &self.cx,
+                    id,
+                    CoupleId(*couple),
+                    crate::domain::ids::UserId(*user),
+                    *local_date,
+                    missed,
+                )
+                .await
             }
         };
         let couple_id = job.couple();

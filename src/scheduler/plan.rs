@@ -33,13 +33,16 @@ pub async fn schedule_next(
     Ok(None)
 }
 
-/// Replaces a partner's pending check-in posts with ones from their current schedule.
+/// Replaces a partner's pending check-in posts and micro-prompt with ones from their
+/// current schedule.
 pub async fn plan_partner(
     tx: &mut PgConnection,
+    seed: u64,
     couple: CoupleId,
     user: UserId,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
+    super::micro::plan(tx, seed, couple, user, now).await?;
     jobs::cancel_pending(&mut *tx, couple, Some(user), "checkin_post").await?;
     let Some(sched) = schedules::partner(&mut *tx, couple, user).await? else {
         return Ok(());
@@ -52,12 +55,13 @@ pub async fn plan_partner(
 
 pub async fn plan_couple(
     tx: &mut PgConnection,
+    seed: u64,
     couple: CoupleId,
     partners: &[UserId],
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     for p in partners {
-        plan_partner(tx, couple, *p, now).await?;
+        plan_partner(tx, seed, couple, *p, now).await?;
     }
     Ok(())
 }

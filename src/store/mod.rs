@@ -5,6 +5,7 @@ pub mod checkins;
 pub mod couples;
 pub mod invitations;
 pub mod jobs;
+pub mod micro;
 pub mod people;
 pub mod schedules;
 

@@ -1,0 +1,153 @@
+//! Micro-prompts: the per-couple shuffle bag and the prompts shown, with their outcomes.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::domain::ids::{CoupleId, MicroId, UserId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bag {
+    pub remaining: Vec<String>,
+    pub last_concept: Option<String>,
+    pub refills: i32,
+}
+
+/// The couple's bag, locked for the rest of the transaction (draws serialise here).
+pub async fn lock_bag(tx: &mut PgConnection, couple: CoupleId) -> sqlx::Result<Bag> {
+    sqlx::query("insert into micro_bags (couple_id) values ($1) on conflict do nothing")
+        .bind(couple.0)
+        .execute(&mut *tx)
+        .await?;
+    let (remaining, last_concept, refills): (Vec<String>, Option<String>, i32) = sqlx::query_as(
+        "select remaining, last_concept, refills from micro_bags where couple_id = $1 for update",
+    )
+    .bind(couple.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Bag {
+        remaining,
+        last_concept,
+        refills,
+    })
+}
+
+pub async fn save_bag(ex: impl PgExecutor<'_>, couple: CoupleId, bag: &Bag) -> sqlx::Result<()> {
+    sqlx::query(
+        "update micro_bags set remaining = $2, last_concept = $3, refills = $4 where couple_id = $1",
+    )
+    .bind(couple.0)
+    .bind(&bag.remaining)
+    .bind(&bag.last_concept)
+    .bind(bag.refills)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct MicroRow {
+    pub id: Uuid,
+    pub couple_id: Uuid,
+    pub user_id: i64,
+    pub prompt_id: String,
+    pub concept: String,
+    pub outcome: Option<String>,
+    pub nonce: Option<String>,
+    pub message_id: Option<i64>,
+}
+
+impl MicroRow {
+    pub fn micro_id(&self) -> MicroId {
+        MicroId(self.id)
+    }
+    pub fn user(&self) -> UserId {
+        UserId::from_i64(self.user_id)
+    }
+    pub fn couple(&self) -> CoupleId {
+        CoupleId(self.couple_id)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert(
+    ex: impl PgExecutor<'_>,
+    id: MicroId,
+    couple: CoupleId,
+    user: UserId,
+    prompt_id: &str,
+    concept: &str,
+    source: &str,
+    nonce: Option<&str>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into micro_prompts (id, couple_id, user_id, prompt_id, concept, source, nonce, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id.0)
+    .bind(couple.0)
+    .bind(user.as_i64())
+    .bind(prompt_id)
+    .bind(concept)
+    .bind(source)
+    .bind(nonce)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+const COLS: &str = "id, couple_id, user_id, prompt_id, concept, outcome, nonce, message_id";
+
+pub async fn get(ex: impl PgExecutor<'_>, id: MicroId) -> sqlx::Result<Option<MicroRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from micro_prompts where id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(ex)
+    .await
+}
+
+pub async fn lock(tx: &mut PgConnection, id: MicroId) -> sqlx::Result<Option<MicroRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from micro_prompts where id = $1 for update"
+    )))
+    .bind(id.0)
+    .fetch_optional(tx)
+    .await
+}
+
+/// The scheduled prompt of a job, if an earlier attempt already drew it.
+pub async fn by_nonce(ex: impl PgExecutor<'_>, nonce: &str) -> sqlx::Result<Option<MicroRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from micro_prompts where nonce = $1"
+    )))
+    .bind(nonce)
+    .fetch_optional(ex)
+    .await
+}
+
+pub async fn set_outcome(
+    ex: impl PgExecutor<'_>,
+    id: MicroId,
+    outcome: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("update micro_prompts set outcome = $2, outcome_at = $3 where id = $1")
+        .bind(id.0)
+        .bind(outcome)
+        .bind(now)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_message(ex: impl PgExecutor<'_>, id: MicroId, message: u64) -> sqlx::Result<()> {
+    sqlx::query("update micro_prompts set message_id = $2 where id = $1")
+        .bind(id.0)
+        .bind(message as i64)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
