@@ -10,6 +10,7 @@ use crate::domain::ids::{CheckinId, CoupleId, JobId, UserId};
 use crate::domain::jobs::Job;
 use crate::domain::schedule::Slot;
 use crate::domain::time::local_instant;
+use crate::store::checkins::Checkin;
 use crate::store::{checkins, couples, jobs, schedules};
 
 fn gone(couple: CoupleId, channel: crate::domain::ids::ChannelId, e: post::PostError) -> JobError {
@@ -133,7 +134,10 @@ pub async fn post(
                     &nonce,
                 )
                 .await?;
-                let round = checkins::get(&mut *tx, round.id).await?.unwrap_or(round);
+                let round = Checkin {
+                    closes_at: closes,
+                    ..round
+                };
                 (round, nonce)
             }
         };

@@ -68,23 +68,40 @@ impl Scheduler {
         }
     }
 
-    /// Runs until `stop` turns true; in-flight jobs finish first.
+    /// Runs until `stop` turns true; in-flight jobs finish first. Up to `batch_size` jobs
+    /// run at once, and freed slots are refilled as jobs finish rather than batch by batch,
+    /// so one slow post does not hold up the rest.
     pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             tracing::info!(owner = %self.owner, "scheduler started");
+            let st = self.cx.state.clone();
+            let limit = st.config.scheduler.batch_size.max(1) as usize;
+            let mut inflight = futures::stream::FuturesUnordered::new();
+            let mut due_maybe = true;
             loop {
-                if *stop.borrow() {
+                let stopping = *stop.borrow();
+                if stopping && inflight.is_empty() {
                     break;
                 }
-                let claimed = self.tick().await;
-                if claimed > 0 {
-                    // There may be more due right now.
-                    continue;
+                let free = limit - inflight.len().min(limit);
+                if !stopping && due_maybe && free >= (limit / 4).max(1) {
+                    let claimed = self.claim(free as i64).await;
+                    // A full claim means more may be waiting; otherwise wait for a tick.
+                    due_maybe = claimed.len() == free;
+                    for job in claimed {
+                        inflight.push(self.run_one(job));
+                    }
+                    if due_maybe {
+                        continue;
+                    }
                 }
-                let poll = self.cx.state.config.scheduler.poll_interval;
+                let poll = st.config.scheduler.poll_interval;
                 tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = self.cx.state.wake.notified() => {}
+                    Some(()) = futures::StreamExt::next(&mut inflight), if !inflight.is_empty() => {
+                        due_maybe = true;
+                    }
+                    _ = tokio::time::sleep(poll) => { due_maybe = true; }
+                    _ = st.wake.notified() => { due_maybe = true; }
                     _ = stop.changed() => {}
                 }
             }
@@ -92,23 +109,18 @@ impl Scheduler {
         })
     }
 
-    /// Claims one batch and runs it; returns how many jobs were claimed.
-    pub async fn tick(&self) -> usize {
+    async fn claim(&self, limit: i64) -> Vec<ClaimedJob> {
         let st = &self.cx.state;
         let cfg = &st.config.scheduler;
         let now = st.clock.now();
-        let batch =
-            match store::jobs::claim(&st.pool, self.owner, now, cfg.lease, cfg.batch_size).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not claim jobs");
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                    return 0;
-                }
-            };
-        let n = batch.len();
-        futures::future::join_all(batch.into_iter().map(|j| self.run_one(j))).await;
-        n
+        match store::jobs::claim(&st.pool, self.owner, now, cfg.lease, limit).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim jobs");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                Vec::new()
+            }
+        }
     }
 
     async fn run_one(&self, claimed: ClaimedJob) {
