@@ -44,6 +44,8 @@ async fn main() -> anyhow::Result<()> {
     config.database.max_connections = 10;
     config.scheduler.batch_size = 100;
     config.scheduler.poll_interval = Duration::from_millis(20);
+    // 0: measure the bot's own throughput; 40: the production pacing under Discord's limit.
+    config.scheduler.max_posts_per_second = arg("--pace", 0) as u32;
     let fake = FakeDiscord::start(
         World::couple_demo(),
         FakeOptions {
@@ -84,7 +86,8 @@ async fn main() -> anyhow::Result<()> {
         let p = store::connect(&config.database).await?;
         bots.push(app::start_with_pool(config.clone(), Arc::new(SystemClock), p).await?);
     }
-    fake.wait_connections(processes, Duration::from_secs(30)).await?;
+    fake.wait_connections(processes, Duration::from_secs(30))
+        .await?;
 
     let anchor_instant = Instant::now();
     let anchor_wall = Utc::now();
@@ -119,8 +122,8 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let span_s = delays.last().copied().unwrap_or(0.0) / 1000.0;
     println!(
-        "scheduler bench: {couples} couples due at one instant, {processes} bot instance(s), batch {}, pool {} each",
-        config.scheduler.batch_size, config.database.max_connections
+        "scheduler bench: {couples} couples due at one instant, {processes} bot instance(s), batch {}, pool {} each, pacing {}/s (0 = off)",
+        config.scheduler.batch_size, config.database.max_connections, config.scheduler.max_posts_per_second
     );
     println!("  seeding took {seed_secs:.1} s");
     println!(

@@ -22,6 +22,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The prompt library, loaded and checked at start-up.
     pub content: Arc<Library>,
+    /// Paces scheduled posts under Discord's global rate limit.
+    pub pacer: crate::discord::post::Pacer,
     /// Wakes this process's scheduler early (e.g. a reveal that is due right now).
     pub wake: tokio::sync::Notify,
 }
@@ -56,6 +58,7 @@ pub async fn start_with_pool(
         content: Arc::new(content),
         pool,
         clock,
+        pacer: crate::discord::post::Pacer::new(config.scheduler.max_posts_per_second),
         config: Arc::new(config),
         wake: tokio::sync::Notify::new(),
     });

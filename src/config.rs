@@ -109,6 +109,7 @@ pub struct RawScheduler {
     pub lease_secs: Option<i64>,
     pub batch_size: Option<i64>,
     pub seed: Option<u64>,
+    pub max_posts_per_second: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +151,8 @@ pub struct SchedulerConfig {
     /// Seeds every random choice (micro-prompt days, moments and shuffles); without one
     /// a random seed is drawn at start-up.
     pub seed: u64,
+    /// Scheduled posts per second at most (0: no pacing, e.g. behind a rate-limit proxy).
+    pub max_posts_per_second: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -342,6 +345,13 @@ impl Config {
                 "must be between 1 and 120",
             ));
         }
+        let pace = raw.scheduler.max_posts_per_second.unwrap_or(40);
+        if pace > 50 {
+            errors.push(ConfigError::new(
+                "scheduler.max_posts_per_second",
+                "must be at most 50 (Discord's global limit); 0 turns pacing off",
+            ));
+        }
         let content_dir = raw.content.dir.map(PathBuf::from);
         if let Some(d) = &content_dir {
             if !d.is_dir() {
@@ -375,6 +385,7 @@ impl Config {
                 lease: chrono::Duration::seconds(lease_secs),
                 batch_size,
                 seed: raw.scheduler.seed.unwrap_or_else(rand::random),
+                max_posts_per_second: pace,
             },
         })
     }
@@ -400,7 +411,7 @@ impl Config {
             "[discord]\ntoken = {}\napplication_id = {}\nproxy_url = {}\ndev_guild_id = {}\nrequest_timeout_secs = {}\n\n\
              [database]\nurl = \"{}\"\nmax_connections = {}\n\n\
              [log]\nformat = \"{}\"\nlevel = \"{}\"\n\n\
-             [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\n\n\
+             [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\nmax_posts_per_second = {}\n\n\
              [content]\ndir = {}\n",
             if self.discord.token.is_some() { "\"REDACTED\"" } else { "(not set)" },
             opt(self.discord.application_id.map(|v| v.to_string())),
@@ -419,6 +430,7 @@ impl Config {
             self.scheduler.grace.num_minutes(),
             self.scheduler.lease.num_seconds(),
             self.scheduler.batch_size,
+            self.scheduler.max_posts_per_second,
             opt(self.content.dir.as_ref().map(|d| format!("\"{}\"", d.display()))),
         )
     }
@@ -507,6 +519,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("database.max_connections"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_documents_every_key() {
+        let text = include_str!("../config.example.toml");
+        let c = from_toml(text).unwrap_or_else(|e| panic!("config.example.toml: {e}"));
+        assert_eq!(c.database.max_connections, 10);
+        // Every key the loader knows appears in the example, set or commented out.
+        for key in [
+            "token",
+            "application_id",
+            "proxy_url",
+            "dev_guild_id",
+            "request_timeout_secs",
+            "url",
+            "max_connections",
+            "format",
+            "level",
+            "enabled",
+            "poll_interval_ms",
+            "grace_minutes",
+            "lease_secs",
+            "batch_size",
+            "seed",
+            "max_posts_per_second",
+            "dir",
+        ] {
+            assert!(
+                text.contains(&format!("{key} =")),
+                "config.example.toml lacks {key}"
+            );
+        }
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub async fn post(
     tx.commit().await?;
     let other = couple.other(user).map(|p| p.user);
     let message = view::post_message(&round, user, other);
-    let mid = post::send(&cx.http, couple.channel, message, &nonce)
+    let mid = post::send(&cx.http, &cx.state.pacer, couple.channel, message, &nonce)
         .await
         .map_err(|e| gone(couple_id, couple.channel, e))?;
     checkins::mark_posted(
@@ -212,6 +212,7 @@ pub async fn remind(
     let message = view::reminder_message(&round, user);
     post::send(
         &cx.http,
+        &cx.state.pacer,
         couple.channel,
         message,
         &checkins::nonce_for(job_id.0),
@@ -245,9 +246,15 @@ pub async fn reveal(cx: &JobCx, checkin: CheckinId) -> Result<Outcome, JobError>
         return Ok(Outcome::Skipped("channel unreachable"));
     }
     let message = view::reveal_message(&round, &couple, &answers, &asked);
-    let mid = post::send(&cx.http, couple.channel, message, &round.reveal_nonce)
-        .await
-        .map_err(|e| gone(round.couple, couple.channel, e))?;
+    let mid = post::send(
+        &cx.http,
+        &cx.state.pacer,
+        couple.channel,
+        message,
+        &round.reveal_nonce,
+    )
+    .await
+    .map_err(|e| gone(round.couple, couple.channel, e))?;
     checkins::set_reveal_message(&st.pool, checkin, mid.0).await?;
     tracing::info!(couple_id = %round.couple, checkin_id = %checkin, "round revealed");
     Ok(Outcome::Done)

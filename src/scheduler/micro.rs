@@ -208,16 +208,22 @@ pub async fn post(
         }
     };
     tx.commit().await?;
-    let mid = post::send(&cx.http, couple.channel, view::teaser(row, user), &nonce)
-        .await
-        .map_err(|e| match e {
-            post::PostError::Gone { status } => JobError::Gone {
-                couple: couple_id,
-                channel: couple.channel,
-                status,
-            },
-            other => other.into(),
-        })?;
+    let mid = post::send(
+        &cx.http,
+        &cx.state.pacer,
+        couple.channel,
+        view::teaser(row, user),
+        &nonce,
+    )
+    .await
+    .map_err(|e| match e {
+        post::PostError::Gone { status } => JobError::Gone {
+            couple: couple_id,
+            channel: couple.channel,
+            status,
+        },
+        other => other.into(),
+    })?;
     micro::set_message(&st.pool, row, mid.0).await?;
     Ok(Outcome::Done)
 }

@@ -75,7 +75,12 @@ impl Scheduler {
         tokio::spawn(async move {
             tracing::info!(owner = %self.owner, "scheduler started");
             let st = self.cx.state.clone();
-            let limit = st.config.scheduler.batch_size.max(1) as usize;
+            // A job holds a database connection for most of its run: more jobs in flight than
+            // connections would only queue on the pool, and leave none for people's clicks.
+            let pool_room = (st.config.database.max_connections as usize)
+                .saturating_sub(2)
+                .max(1);
+            let limit = (st.config.scheduler.batch_size.max(1) as usize).min(pool_room);
             let mut inflight = futures::stream::FuturesUnordered::new();
             let mut due_maybe = true;
             loop {
