@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod content;
+pub mod crypto;
 pub mod discord;
 pub mod domain;
 pub mod sandbox;
