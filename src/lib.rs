@@ -8,6 +8,7 @@ pub mod config;
 pub mod content;
 pub mod discord;
 pub mod domain;
+pub mod recap;
 pub mod sandbox;
 pub mod scheduler;
 pub mod store;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::ids::{CheckinId, CoupleId, UserId};
+use super::recap::IsoWeek;
 use super::schedule::Slot;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,12 @@ pub enum Job {
     },
     /// Reveal a round: both answered, or its window closed.
     CheckinReveal { couple: Uuid, checkin: Uuid },
+    /// Post the couple's weekly recap for one ISO week (of the recap day, in the home zone).
+    WeeklyRecap {
+        couple: Uuid,
+        iso_year: i32,
+        iso_week: u32,
+    },
 }
 
 impl Job {
@@ -43,6 +50,7 @@ impl Job {
             Job::CheckinPost { .. } => "checkin_post",
             Job::CheckinRemind { .. } => "checkin_remind",
             Job::CheckinReveal { .. } => "checkin_reveal",
+            Job::WeeklyRecap { .. } => "weekly_recap",
         }
     }
 
@@ -50,14 +58,15 @@ impl Job {
         match self {
             Job::CheckinPost { couple, .. }
             | Job::CheckinRemind { couple, .. }
-            | Job::CheckinReveal { couple, .. } => CoupleId(*couple),
+            | Job::CheckinReveal { couple, .. }
+            | Job::WeeklyRecap { couple, .. } => CoupleId(*couple),
         }
     }
 
     pub fn user(&self) -> Option<UserId> {
         match self {
             Job::CheckinPost { user, .. } | Job::CheckinRemind { user, .. } => Some(UserId(*user)),
-            Job::CheckinReveal { .. } => None,
+            Job::CheckinReveal { .. } | Job::WeeklyRecap { .. } => None,
         }
     }
 
@@ -72,11 +81,17 @@ impl Job {
             } => format!("post:{couple}:{user}:{slot}:{local_date}"),
             Job::CheckinRemind { checkin, user, .. } => format!("remind:{checkin}:{user}"),
             Job::CheckinReveal { checkin, .. } => format!("reveal:{checkin}"),
+            Job::WeeklyRecap {
+                couple,
+                iso_year,
+                iso_week,
+            } => format!("recap:{couple}:{iso_year}-W{iso_week:02}"),
         }
     }
 
     /// Whether a job found this late should be dropped rather than run. Reveals always run:
-    /// late is better than losing what the couple answered.
+    /// late is better than losing what the couple answered. A recap found late is recorded
+    /// as missed, like a check-in post: a week's look back arriving days later helps nobody.
     pub fn expires_after_grace(&self) -> bool {
         !matches!(self, Job::CheckinReveal { .. })
     }
@@ -86,7 +101,15 @@ impl Job {
             Job::CheckinRemind { checkin, .. } | Job::CheckinReveal { checkin, .. } => {
                 Some(CheckinId(*checkin))
             }
-            Job::CheckinPost { .. } => None,
+            Job::CheckinPost { .. } | Job::WeeklyRecap { .. } => None,
+        }
+    }
+
+    pub fn weekly_recap(couple: CoupleId, week: IsoWeek) -> Job {
+        Job::WeeklyRecap {
+            couple: couple.0,
+            iso_year: week.year(),
+            iso_week: week.week(),
         }
     }
 }
@@ -119,6 +142,20 @@ mod tests {
             j.dedupe_key(),
             "post:00000000-0000-0000-0000-000000000000:7:morning:2026-03-08"
         );
+    }
+
+    #[test]
+    fn weekly_recap_round_trips_with_an_iso_week_key() {
+        let j = Job::weekly_recap(CoupleId(Uuid::nil()), IsoWeek::new(2026, 5).unwrap());
+        let v = serde_json::to_value(&j).unwrap();
+        assert_eq!(v["kind"], "weekly_recap");
+        assert_eq!(serde_json::from_value::<Job>(v).unwrap(), j);
+        assert_eq!(
+            j.dedupe_key(),
+            "recap:00000000-0000-0000-0000-000000000000:2026-W05"
+        );
+        assert!(j.expires_after_grace());
+        assert_eq!(j.user(), None);
     }
 
     #[test]

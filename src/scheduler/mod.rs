@@ -5,6 +5,7 @@
 
 pub mod checkin;
 pub mod plan;
+pub mod recap;
 
 use std::sync::Arc;
 
@@ -155,6 +156,14 @@ impl Scheduler {
             Job::CheckinReveal { checkin, .. } => {
                 checkin::reveal(&self.cx, crate::domain::ids::CheckinId(*checkin)).await
             }
+            Job::WeeklyRecap {
+                couple,
+                iso_year,
+                iso_week,
+            } => match crate::domain::recap::IsoWeek::new(*iso_year, *iso_week) {
+                Some(week) => recap::run(&self.cx, id, CoupleId(*couple), week, missed).await,
+                None => Ok(Outcome::Skipped("not a real ISO week")),
+            },
         };
         let couple_id = job.couple();
         match result {
