@@ -439,3 +439,29 @@ async fn dst_week_counts_seven_local_days() {
     assert_eq!(rows[0].3, Some(at("2026-10-25T17:00:00Z")));
     finish(stage).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recap_found_too_late_is_recorded_as_missed() {
+    let mut stage = stage_at(at("2026-11-29T12:00:00Z")).await;
+    couple_with_zones(&stage, "Europe/Berlin", "Europe/Berlin").await;
+    stage.stop_bot().await;
+    // Down from before Sunday 18:00 until long past the 2-hour grace window.
+    stage.clock.set(at("2026-11-29T21:00:00Z"));
+    stage.start_bot().await.unwrap();
+    stage.settle().await.unwrap();
+    assert!(recaps(&stage).is_empty(), "no late recap");
+    assert_eq!(
+        count(
+            &stage,
+            "select count(*) from jobs where kind = 'weekly_recap' and status = 'missed'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        pending_recap_due(&stage).await,
+        vec![at("2026-12-06T17:00:00Z")],
+        "the next week is still planned"
+    );
+    finish(stage).await;
+}

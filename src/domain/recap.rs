@@ -179,8 +179,12 @@ pub struct PartnerInput {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RevealedAnswer {
     pub user: UserId,
-    /// When it was answered; its local date in the partner's own zone is its day.
+    /// When it was answered.
     pub at: DateTime<Utc>,
+    /// The local date of this partner's own scheduled post in the round, in their zone: an
+    /// evening check-in answered just after midnight still belongs to the evening's day.
+    /// `None` for a round opened with `/checkin`; then the day is the local date of `at`.
+    pub day: Option<NaiveDate>,
     pub mood: Mood,
     /// The partner's guess of the other's mood, if they made one.
     pub guess: Option<Mood>,
@@ -354,24 +358,21 @@ impl Recap {
     }
 }
 
-/// Adds up a week. Each answer counts on its writer's local date, and only inside that
-/// writer's own seven-day window; a guess counts when the other partner answered the same
-/// revealed round.
+/// Adds up a week. Each answer counts on its writer's own local day (see
+/// [`RevealedAnswer::day`]) when that day is one of the period's seven; a guess counts when
+/// the other partner answered the same revealed round.
 pub fn aggregate(data: &WeekData) -> Recap {
     let dates = data.period.days();
     let partners = data
         .partners
         .iter()
         .map(|p| {
-            let (start, end) = data.period.window(p.zone);
             let mut sums = [(0u32, 0u32); 7];
             let mut reads = ReadTally::default();
             for round in &data.rounds {
                 for a in round.answers.iter().filter(|a| a.user == p.user) {
-                    if a.at < start || a.at >= end {
-                        continue;
-                    }
-                    let Some(i) = data.period.index(local_date(p.zone, a.at)) else {
+                    let day = a.day.unwrap_or_else(|| local_date(p.zone, a.at));
+                    let Some(i) = data.period.index(day) else {
                         continue;
                     };
                     sums[i].0 += 1;
@@ -472,8 +473,15 @@ mod tests {
         RevealedAnswer {
             user,
             at: utc(at),
+            day: None,
             mood: m(mood),
             guess: guess.map(m),
+        }
+    }
+    fn posted(day: NaiveDate, a: RevealedAnswer) -> RevealedAnswer {
+        RevealedAnswer {
+            day: Some(day),
+            ..a
         }
     }
     fn round(answers: Vec<RevealedAnswer>) -> RevealedRound {
@@ -513,6 +521,11 @@ mod tests {
                     ans(A, "2026-11-28T09:00:00Z", 5, Some(1)),
                     ans(B, "2026-11-29T04:30:00Z", 5, Some(5)),
                 ]),
+                // alice's Sunday evening post, answered at 00:30 on Monday: still Sunday.
+                round(vec![posted(
+                    d(2026, 11, 29),
+                    ans(A, "2026-11-29T23:30:00Z", 4, None),
+                )]),
                 // Mon 30th: outside the week for both.
                 round(vec![ans(A, "2026-11-30T07:00:00Z", 1, None)]),
                 // Sunday 22nd, the week before.
@@ -534,12 +547,12 @@ mod tests {
         assert_eq!(a.days.len(), 7);
         assert_eq!(b.days.len(), 7);
 
-        assert_eq!(a.checkins, 4);
-        assert_eq!(a.days_practised, 3);
+        assert_eq!(a.checkins, 5);
+        assert_eq!(a.days_practised, 4);
         let means: Vec<Option<f64>> = a.days.iter().map(|d| d.mean).collect();
         assert_eq!(
             means,
-            vec![Some(3.0), Some(3.5), None, None, None, Some(5.0), None]
+            vec![Some(3.0), Some(3.5), None, None, None, Some(5.0), Some(4.0)]
         );
         // alice guessed 4 (bob 4: spot on), 4 (bob 4: spot on), 5 with no answer from bob
         // in that round, 1 (bob 5: different).
@@ -567,7 +580,7 @@ mod tests {
             }
         );
         assert_eq!((a.micro_done, b.micro_done), (2, 1));
-        assert_eq!(r.checkins(), 8);
+        assert_eq!(r.checkins(), 9);
         assert_eq!(r.reads().compared(), 6);
         assert!(!r.is_quiet());
         assert_eq!(
@@ -686,7 +699,7 @@ mod tests {
         let repair = recap_with(|r| r.repairs_completed = 1);
         assert_eq!(choose_suggestion_category(&repair), "after_repair");
 
-        // The fixed week: 7 practised days, 4 of 6 guesses spot on.
+        // The fixed week: 8 practised days, 4 of 6 guesses spot on.
         let r = aggregate(&fixed_week());
         assert_eq!(choose_suggestion_category(&r), "many_matches");
 

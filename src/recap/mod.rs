@@ -288,6 +288,7 @@ mod tests {
             let mut answers = vec![RevealedAnswer {
                 user: UserId(1),
                 at,
+                day: None,
                 mood: a,
                 guess: Some(b),
             }];
@@ -295,6 +296,7 @@ mod tests {
                 answers.push(RevealedAnswer {
                     user: UserId(2),
                     at: at + Duration::hours(6),
+                    day: None,
                     mood: b,
                     guess: Mood::new(i64::from(a.value()) + 1),
                 });

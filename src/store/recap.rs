@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -92,13 +92,15 @@ pub async fn mark_posted(
 struct AnswerRow {
     checkin_id: Uuid,
     user_id: i64,
+    local_date: Option<NaiveDate>,
     mood: i16,
     guess: Option<i16>,
     updated_at: DateTime<Utc>,
 }
 
 /// The submitted answers of the couple's revealed rounds that opened in `[from, to)`, grouped
-/// by round. Skipped and unsubmitted answers are not answers; open rounds are private.
+/// by round, each with the local date of its writer's own post in the round (if they had
+/// one). Skipped and unsubmitted answers are not answers; open rounds are private.
 pub async fn revealed_rounds(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
@@ -106,8 +108,9 @@ pub async fn revealed_rounds(
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<RevealedRound>> {
     let rows: Vec<AnswerRow> = sqlx::query_as(
-        "select a.checkin_id, a.user_id, a.mood, a.guess, a.updated_at
+        "select a.checkin_id, a.user_id, p.local_date, a.mood, a.guess, a.updated_at
          from checkins c join checkin_answers a on a.checkin_id = c.id
+         left join checkin_posts p on p.checkin_id = c.id and p.user_id = a.user_id
          where c.couple_id = $1 and c.status = 'revealed'
            and c.opened_at >= $2 and c.opened_at < $3
            and a.submitted and a.mood is not null
@@ -130,6 +133,7 @@ pub async fn revealed_rounds(
             .push(RevealedAnswer {
                 user: UserId::from_i64(r.user_id),
                 at: r.updated_at,
+                day: r.local_date,
                 mood,
                 guess: r.guess.and_then(|g| Mood::new(i64::from(g))),
             });
