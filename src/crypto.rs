@@ -52,7 +52,12 @@ fn parse_key(text: &str) -> Result<Key, String> {
     let (id, b64) = text
         .split_once(':')
         .ok_or("expected KEY_ID:BASE64 (run `attune keygen` for a new one)")?;
-    if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if id.is_empty()
+        || id.len() > 32
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err("the key id must be 1-32 letters, digits, - or _".into());
     }
     let bytes = B64
@@ -109,7 +114,7 @@ impl Keyring {
         rand::rng().fill_bytes(&mut nonce);
         let ct = key
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes())
+            .encrypt(&XNonce::from(nonce), plaintext.as_bytes())
             .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
@@ -143,9 +148,10 @@ impl Keyring {
             return Err(CryptoError::Malformed);
         }
         let (nonce, ct) = blob.split_at(24);
+        let nonce: [u8; 24] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
         let pt = key
             .cipher
-            .decrypt(XNonce::from_slice(nonce), ct)
+            .decrypt(&XNonce::from(nonce), ct)
             .map_err(|_| CryptoError::Undecryptable(id.to_string()))?;
         String::from_utf8(pt).map_err(|_| CryptoError::Malformed)
     }
@@ -174,7 +180,10 @@ mod tests {
         let sealed = k.seal("I felt unseen when the subject changed");
         assert!(sealed.starts_with("enc:v1:k"));
         assert!(!sealed.contains("unseen"));
-        assert_eq!(k.open(&sealed).unwrap(), "I felt unseen when the subject changed");
+        assert_eq!(
+            k.open(&sealed).unwrap(),
+            "I felt unseen when the subject changed"
+        );
         // Same text, different nonce.
         assert_ne!(k.seal("x"), k.seal("x"));
     }
@@ -187,8 +196,14 @@ mod tests {
         let after = Keyring::parse(Some(&new), &[old.clone()]).unwrap();
         assert_eq!(after.open(&before).unwrap(), "hello");
         let only_new = Keyring::parse(Some(&new), &[]).unwrap();
-        assert!(matches!(only_new.open(&before), Err(CryptoError::UnknownKey(_))));
-        assert!(matches!(Keyring::none().open(&before), Err(CryptoError::NoKey)));
+        assert!(matches!(
+            only_new.open(&before),
+            Err(CryptoError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            Keyring::none().open(&before),
+            Err(CryptoError::NoKey)
+        ));
     }
 
     #[test]
@@ -209,9 +224,15 @@ mod tests {
 
     #[test]
     fn bad_keys_are_named() {
-        assert!(Keyring::parse(Some("nokeyid"), &[]).unwrap_err().contains("KEY_ID:BASE64"));
-        assert!(Keyring::parse(Some("k1:!!!"), &[]).unwrap_err().contains("base64"));
-        assert!(Keyring::parse(Some("k1:AAAA"), &[]).unwrap_err().contains("32 bytes"));
+        assert!(Keyring::parse(Some("nokeyid"), &[])
+            .unwrap_err()
+            .contains("KEY_ID:BASE64"));
+        assert!(Keyring::parse(Some("k1:!!!"), &[])
+            .unwrap_err()
+            .contains("base64"));
+        assert!(Keyring::parse(Some("k1:AAAA"), &[])
+            .unwrap_err()
+            .contains("32 bytes"));
         assert_eq!(Keyring::none().seal("plain"), "plain");
     }
 }

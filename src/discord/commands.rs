@@ -18,7 +18,7 @@ use crate::store::{checkins, couples, invitations, jobs, people, schedules};
 pub const INVITATION_TTL_DAYS: i64 = 7;
 
 pub fn all() -> Vec<poise::Command<std::sync::Arc<crate::app::AppState>, BotError>> {
-    vec![attune(), checkin(), micro()]
+    vec![attune(), checkin(), micro(), recap()]
 }
 
 /// The live couple in this channel, if the caller is one of its partners.
@@ -138,6 +138,8 @@ pub async fn timezone(
     // Prompts follow the person: re-plan them in every couple they belong to.
     for couple in schedules::couples_of(&mut *tx, user).await? {
         plan::plan_partner(&mut tx, state.config.scheduler.seed, couple, user, now).await?;
+        // The recap follows the home zone, which may be this person's.
+        plan::plan_recap(&mut tx, couple, now).await?;
     }
     tx.commit().await?;
     ctx.send(ephemeral(render::zone_set(tz, now))).await?;
@@ -192,6 +194,39 @@ pub async fn checkin(ctx: Ctx<'_>) -> Result<(), BotError> {
     let other = couple.other(user).map_or(user, |p| p.user);
     ctx.send(super::checkin::now_message(&round, user, other))
         .await?;
+    Ok(())
+}
+
+/// See your week so far: your practice, how you read each other, and a mood chart.
+#[poise::command(slash_command)]
+pub async fn recap(ctx: Ctx<'_>) -> Result<(), BotError> {
+    // Refuse before deferring, so a refusal stays a short private answer.
+    let couple = my_couple(&ctx).await?;
+    // Public in the couple's own channel: it only shows what both partners have already seen
+    // in revealed check-ins, and it is meant to be read together. Deferred, because reading
+    // the week and drawing the chart may take longer than Discord's 3 s on a busy host.
+    ctx.defer().await?;
+    let state = ctx.data();
+    let now = state.clock.now();
+    let settings = schedules::couple(&state.pool, couple.id)
+        .await?
+        .ok_or_else(|| BotError::user(render::NO_COUPLE_HERE))?;
+    let period =
+        crate::domain::recap::current_period(couple.home_zone(), settings.recap_weekday, now);
+    let rendered = crate::scheduler::recap::build(
+        state,
+        ctx.http(),
+        &couple,
+        period,
+        crate::recap::Kind::SoFar,
+    )
+    .await
+    .map_err(|e| match e {
+        crate::scheduler::JobError::Db(e) => BotError::from(e),
+        other => BotError::internal(other),
+    })?;
+    tracing::info!(couple_id = %couple.id, "recap shown on request");
+    ctx.send(rendered.reply()).await?;
     Ok(())
 }
 
@@ -383,6 +418,7 @@ pub async fn schedule(
         now,
     )
     .await?;
+    plan::plan_recap(&mut tx, couple.id, now).await?;
     tx.commit().await?;
     tracing::info!(couple_id = %couple.id, "schedule updated");
     let upcoming = jobs::upcoming_posts(&state.pool, couple.id).await?;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::ids::{CheckinId, CoupleId, UserId};
+use super::recap::IsoWeek;
 use super::schedule::Slot;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,12 @@ pub enum Job {
         user: u64,
         local_date: NaiveDate,
     },
+    /// Post the couple's weekly recap for one ISO week (of the recap day, in the home zone).
+    WeeklyRecap {
+        couple: Uuid,
+        iso_year: i32,
+        iso_week: u32,
+    },
 }
 
 impl Job {
@@ -50,6 +57,7 @@ impl Job {
             Job::CheckinRemind { .. } => "checkin_remind",
             Job::CheckinReveal { .. } => "checkin_reveal",
             Job::MicroPost { .. } => "micro_post",
+            Job::WeeklyRecap { .. } => "weekly_recap",
         }
     }
 
@@ -58,7 +66,8 @@ impl Job {
             Job::CheckinPost { couple, .. }
             | Job::CheckinRemind { couple, .. }
             | Job::CheckinReveal { couple, .. }
-            | Job::MicroPost { couple, .. } => CoupleId(*couple),
+            | Job::MicroPost { couple, .. }
+            | Job::WeeklyRecap { couple, .. } => CoupleId(*couple),
         }
     }
 
@@ -67,7 +76,7 @@ impl Job {
             Job::CheckinPost { user, .. }
             | Job::CheckinRemind { user, .. }
             | Job::MicroPost { user, .. } => Some(UserId(*user)),
-            Job::CheckinReveal { .. } => None,
+            Job::CheckinReveal { .. } | Job::WeeklyRecap { .. } => None,
         }
     }
 
@@ -87,11 +96,17 @@ impl Job {
                 user,
                 local_date,
             } => format!("micro:{couple}:{user}:{local_date}"),
+            Job::WeeklyRecap {
+                couple,
+                iso_year,
+                iso_week,
+            } => format!("recap:{couple}:{iso_year}-W{iso_week:02}"),
         }
     }
 
     /// Whether a job found this late should be dropped rather than run. Reveals always run:
-    /// late is better than losing what the couple answered.
+    /// late is better than losing what the couple answered. A recap found late is recorded
+    /// as missed, like a check-in post: a week's look back arriving days later helps nobody.
     pub fn expires_after_grace(&self) -> bool {
         !matches!(self, Job::CheckinReveal { .. })
     }
@@ -101,7 +116,15 @@ impl Job {
             Job::CheckinRemind { checkin, .. } | Job::CheckinReveal { checkin, .. } => {
                 Some(CheckinId(*checkin))
             }
-            Job::CheckinPost { .. } | Job::MicroPost { .. } => None,
+            Job::CheckinPost { .. } | Job::MicroPost { .. } | Job::WeeklyRecap { .. } => None,
+        }
+    }
+
+    pub fn weekly_recap(couple: CoupleId, week: IsoWeek) -> Job {
+        Job::WeeklyRecap {
+            couple: couple.0,
+            iso_year: week.year(),
+            iso_week: week.week(),
         }
     }
 }
@@ -134,6 +157,20 @@ mod tests {
             j.dedupe_key(),
             "post:00000000-0000-0000-0000-000000000000:7:morning:2026-03-08"
         );
+    }
+
+    #[test]
+    fn weekly_recap_round_trips_with_an_iso_week_key() {
+        let j = Job::weekly_recap(CoupleId(Uuid::nil()), IsoWeek::new(2026, 5).unwrap());
+        let v = serde_json::to_value(&j).unwrap();
+        assert_eq!(v["kind"], "weekly_recap");
+        assert_eq!(serde_json::from_value::<Job>(v).unwrap(), j);
+        assert_eq!(
+            j.dedupe_key(),
+            "recap:00000000-0000-0000-0000-000000000000:2026-W05"
+        );
+        assert!(j.expires_after_grace());
+        assert_eq!(j.user(), None);
     }
 
     #[test]

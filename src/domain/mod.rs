@@ -8,6 +8,7 @@ pub mod custom_id;
 pub mod ids;
 pub mod jobs;
 pub mod micro;
+pub mod recap;
 pub mod schedule;
 pub mod time;
 pub mod zones;

@@ -69,9 +69,19 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
     let names = stage.names();
     println!("#us — as the channel shows it. Private (ephemeral) messages are marked with who sees them.\n");
     print!("{}", show.render(&stage, &names));
+    let chart = save_chart(&stage, start_date);
     let violations = stage.fake.violations();
     stage.teardown().await?;
     outcome?;
+    match chart? {
+        Some(path) => println!(
+            "\nThe weekly recap's mood chart (as attached to the recap above): {}",
+            path.display()
+        ),
+        None => {
+            println!("\nNo weekly recap fell inside this run (it comes on the couple's recap day).")
+        }
+    }
     if violations.is_empty() {
         println!("\nThe stand-in checked every request against Discord's limits and spec: no violations.");
         Ok(true)
@@ -82,6 +92,24 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
         }
         Ok(false)
     }
+}
+
+/// Writes the last weekly recap's chart to the temp directory, so the host can open it.
+fn save_chart(stage: &Stage, start: NaiveDate) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let Some(png) = stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .filter(|m| m.ephemeral_for.is_none() && m.content.starts_with("Your weekly recap"))
+        .flat_map(|m| m.attachments)
+        .rfind(|a| a.filename == crate::recap::chart::FILENAME)
+    else {
+        return Ok(None);
+    };
+    let path = std::env::temp_dir().join(format!("attune-sandbox-mood-{start}.png"));
+    std::fs::write(&path, &png.bytes)
+        .map_err(|e| anyhow::anyhow!("could not write {}: {e}", path.display()))?;
+    Ok(Some(path))
 }
 
 /// What happened, in order: narration lines placed between the channel's messages.

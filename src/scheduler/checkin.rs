@@ -13,7 +13,11 @@ use crate::domain::time::local_instant;
 use crate::store::checkins::Checkin;
 use crate::store::{checkins, couples, jobs, schedules};
 
-fn gone(couple: CoupleId, channel: crate::domain::ids::ChannelId, e: post::PostError) -> JobError {
+pub(super) fn gone(
+    couple: CoupleId,
+    channel: crate::domain::ids::ChannelId,
+    e: post::PostError,
+) -> JobError {
     match e {
         post::PostError::Gone { status } => JobError::Gone {
             couple,

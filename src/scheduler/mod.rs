@@ -6,6 +6,7 @@
 pub mod checkin;
 pub mod micro;
 pub mod plan;
+pub mod recap;
 
 use std::sync::Arc;
 
@@ -188,6 +189,14 @@ impl Scheduler {
                 )
                 .await
             }
+            Job::WeeklyRecap {
+                couple,
+                iso_year,
+                iso_week,
+            } => match crate::domain::recap::IsoWeek::new(*iso_year, *iso_week) {
+                Some(week) => recap::run(&self.cx, id, CoupleId(*couple), week, missed).await,
+                None => Ok(Outcome::Skipped("not a real ISO week")),
+            },
         };
         let couple_id = job.couple();
         match result {

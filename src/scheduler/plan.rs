@@ -2,12 +2,14 @@
 //! again after any change simply re-plans.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use sqlx::PgConnection;
 
 use crate::domain::ids::{CoupleId, UserId};
 use crate::domain::jobs::Job;
-use crate::domain::schedule::{PartnerSchedule, Slot};
-use crate::store::{jobs, schedules};
+use crate::domain::recap;
+use crate::domain::schedule::{CoupleSettings, PartnerSchedule, Slot};
+use crate::store::{couples, jobs, schedules};
 
 /// Schedules the next post of `slot` after `after`. A day whose post already ran is passed
 /// over, so re-planning never posts the same day twice.
@@ -63,5 +65,43 @@ pub async fn plan_couple(
     for p in partners {
         plan_partner(tx, seed, couple, *p, now).await?;
     }
+    plan_recap(tx, couple, now).await?;
     Ok(())
+}
+
+/// Schedules the first weekly recap due after `after`. A week whose recap already ran (or is
+/// running) is passed over, so re-planning never gives a week two recaps.
+pub async fn schedule_recap_after(
+    tx: &mut PgConnection,
+    couple: CoupleId,
+    home: Tz,
+    settings: &CoupleSettings,
+    mut after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    for _ in 0..4 {
+        let (week, at) = recap::next_due(home, settings.recap_weekday, settings.recap_time, after);
+        if jobs::schedule(&mut *tx, &Job::weekly_recap(couple, week), at, now).await? {
+            return Ok(Some(at));
+        }
+        after = at;
+    }
+    Ok(None)
+}
+
+/// Replaces the couple's pending recap with one from the current settings and home zone
+/// (after setup, a schedule change, or a zone change).
+pub async fn plan_recap(
+    tx: &mut PgConnection,
+    couple: CoupleId,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    jobs::cancel_pending(&mut *tx, couple, None, "weekly_recap").await?;
+    let Some(c) = couples::get(&mut *tx, couple, true).await? else {
+        return Ok(None);
+    };
+    let Some(settings) = schedules::couple(&mut *tx, couple).await? else {
+        return Ok(None);
+    };
+    schedule_recap_after(tx, couple, c.home_zone(), &settings, now, now).await
 }

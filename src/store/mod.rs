@@ -7,6 +7,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod micro;
 pub mod people;
+pub mod recap;
 pub mod schedules;
 
 use std::str::FromStr;
