@@ -7,6 +7,7 @@ pub mod components;
 pub mod errors;
 pub mod post;
 pub mod render;
+pub mod repair;
 
 use std::sync::Arc;
 

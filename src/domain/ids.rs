@@ -71,3 +71,5 @@ uuid_id!(CoupleId);
 uuid_id!(InvitationId);
 uuid_id!(JobId);
 uuid_id!(CheckinId);
+uuid_id!(RepairId);
+uuid_id!(AgreementId);

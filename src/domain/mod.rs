@@ -7,6 +7,7 @@ pub mod couple;
 pub mod custom_id;
 pub mod ids;
 pub mod jobs;
+pub mod repair;
 pub mod schedule;
 pub mod time;
 pub mod zones;

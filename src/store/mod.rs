@@ -6,6 +6,7 @@ pub mod couples;
 pub mod invitations;
 pub mod jobs;
 pub mod people;
+pub mod repairs;
 pub mod schedules;
 
 use std::str::FromStr;
