@@ -326,6 +326,8 @@ pub fn card(
     }
     let (i, p) = (snap.initiator(), snap.partner());
     let waiting = pings_text(snap);
+    // Wording for a both-partners step when only one of them still has to act.
+    let alone = s.waiting_on(snap.plan_shared()).len() == 1;
     let (content, title, description, mut rows) = match s.step {
         Step::Invited => (
             format!("{lead}{p}, {i} would like to repair a moment between you two. 🕊️"),
@@ -346,7 +348,10 @@ pub fn card(
             ])],
         ),
         Step::Regulate => (
-            format!("{lead}{waiting} first, a moment for yourselves: how stirred up do you feel right now?"),
+            format!(
+                "{lead}{waiting} first, a moment for {}: how stirred up do you feel right now?",
+                if alone { "yourself" } else { "yourselves" }
+            ),
             stage_title(s.step, &texts.regulate.title),
             format!(
                 "{}\n\nTap a number — only you will see it. **1** is calm, **5** is flooded.",
@@ -477,9 +482,13 @@ pub fn card(
                 }
             }
             (
-                format!(
-                    "{lead}{waiting} one small thing for next time: propose a line, each in your own words."
-                ),
+                if alone {
+                    format!("{lead}{waiting} your turn: propose a line for next time, in your own words.")
+                } else {
+                    format!(
+                        "{lead}{waiting} one small thing for next time: each propose a line, in your own words."
+                    )
+                },
                 stage_title(s.step, &texts.next_time.title),
                 format!(
                     "{}{}\n\nEach of you proposes one line. Then one of you picks the line you'd \
@@ -638,7 +647,7 @@ pub fn revisit_card(snap: &Snapshot, lib: &Library) -> Option<Card> {
     let step = &lib.repair.revisit;
     Some(Card {
         content: format!(
-            "{} {}, a few days ago you agreed on something for next time. How is it going?",
+            "{} {}, a small check-in about what you agreed on after your repair. How is it going?",
             snap.initiator(),
             snap.partner()
         ),
