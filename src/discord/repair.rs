@@ -1071,7 +1071,7 @@ async fn act(
             Err(r) => return Err(BotError::user(refusal_text(r, &repair))),
         };
         let (next, write) = match outcome {
-            Outcome::Show(show) => return Ok(self::show(state, &repair, user, show).await?),
+            Outcome::Show(show) => return self::show(state, &repair, user, show).await,
             Outcome::Revisit(answer) => {
                 let agreement = repairs::agreement_for(&state.pool, rid)
                     .await?

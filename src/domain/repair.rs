@@ -27,6 +27,13 @@
 //! At any open step either partner may take a break (status paused until a chosen time, then
 //! back to the same step, or to Regulate after a break offered for flooding) or end the flow.
 //! Writing is private: a `Submit` only saves a draft; a `Share` makes it visible and moves on.
+//!
+//! **The agreement mechanic.** Each partner proposes one line for next time (written
+//! privately, then shared). Once both lines are shared, either partner picks one of the two;
+//! the *other* partner then confirms it ("yes, let's keep it") or sends it back to be picked
+//! again ("not this one"). Either may ask for a fresh round of lines instead. So a line only
+//! becomes the agreement when both have said yes to it: one by picking, one by confirming.
+//! The confirmed line is stored as the couple's agreement and revisited days later.
 
 use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
