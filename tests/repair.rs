@@ -660,6 +660,28 @@ async fn activity_resets_the_quiet_clock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agreed_repair_left_at_the_close_completes_instead_of_expiring() {
+    let stage = stage().await;
+    couple_up(&stage).await;
+    let confirm = to_confirm(&stage).await;
+    let close = to_close(&stage, &confirm).await;
+    // Only alice rates; then both go quiet.
+    private(&stage, ALICE, &close, "4").await;
+    stage.run_until(t0() + Duration::hours(49)).await.unwrap();
+    assert!(public_with(&stage, "rested for a while").is_empty());
+    let summary = public_with(&stage, "Repair complete");
+    assert_eq!(
+        summary.len(),
+        1,
+        "the work was done: a warm close, not an expiry"
+    );
+    assert!(summary[0].text().contains("SENTINEL-LINE"));
+    let (step, status, _) = repair_row(&stage).await;
+    assert_eq!((step.as_str(), status.as_str()), ("done", "completed"));
+    finish(stage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_flow_continues_with_old_buttons() {
     let mut stage = stage().await;
     couple_up(&stage).await;
