@@ -68,6 +68,17 @@ pub struct RawConfig {
     pub scheduler: RawScheduler,
     #[serde(default)]
     pub content: RawContent,
+    #[serde(default)]
+    pub repair: RawRepair,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepair {
+    pub expire_hours: Option<i64>,
+    pub reminder_hours: Option<i64>,
+    pub revisit_days: Option<i64>,
+    pub max_reflect_loops: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +172,30 @@ pub struct ContentConfig {
     pub dir: Option<PathBuf>,
 }
 
+/// The guided repair flow's timings and limits.
+#[derive(Debug, Clone)]
+pub struct RepairConfig {
+    /// An open repair with no activity for this long closes with a kind note.
+    pub expire_after: chrono::Duration,
+    /// One gentle nudge after this much quiet (always before the expiry).
+    pub remind_after: chrono::Duration,
+    /// How long after an agreement the bot asks how it is going.
+    pub revisit_after: chrono::Duration,
+    /// Reflections allowed in the "not quite" loop before offering to go on.
+    pub max_reflect_loops: u8,
+}
+
+impl Default for RepairConfig {
+    fn default() -> Self {
+        RepairConfig {
+            expire_after: chrono::Duration::hours(48),
+            remind_after: chrono::Duration::hours(12),
+            revisit_after: chrono::Duration::days(3),
+            max_reflect_loops: 3,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub discord: DiscordConfig,
@@ -168,6 +203,7 @@ pub struct Config {
     pub log: LogConfig,
     pub scheduler: SchedulerConfig,
     pub content: ContentConfig,
+    pub repair: RepairConfig,
 }
 
 impl Config {
@@ -361,10 +397,44 @@ impl Config {
                 ));
             }
         }
+        let expire_hours = raw.repair.expire_hours.unwrap_or(48);
+        if !(1..=720).contains(&expire_hours) {
+            errors.push(ConfigError::new(
+                "repair.expire_hours",
+                "must be between 1 and 720 (30 days)",
+            ));
+        }
+        let reminder_hours = raw.repair.reminder_hours.unwrap_or(12);
+        if reminder_hours < 1 || reminder_hours >= expire_hours.max(1) {
+            errors.push(ConfigError::new(
+                "repair.reminder_hours",
+                format!("must be at least 1 and below repair.expire_hours ({expire_hours})"),
+            ));
+        }
+        let revisit_days = raw.repair.revisit_days.unwrap_or(3);
+        if !(1..=60).contains(&revisit_days) {
+            errors.push(ConfigError::new(
+                "repair.revisit_days",
+                "must be between 1 and 60",
+            ));
+        }
+        let max_reflect_loops = raw.repair.max_reflect_loops.unwrap_or(3);
+        if !(1..=10).contains(&max_reflect_loops) {
+            errors.push(ConfigError::new(
+                "repair.max_reflect_loops",
+                "must be between 1 and 10",
+            ));
+        }
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
         Ok(Config {
+            repair: RepairConfig {
+                expire_after: chrono::Duration::hours(expire_hours),
+                remind_after: chrono::Duration::hours(reminder_hours),
+                revisit_after: chrono::Duration::days(revisit_days),
+                max_reflect_loops: max_reflect_loops as u8,
+            },
             content: ContentConfig { dir: content_dir },
             discord: DiscordConfig {
                 token: raw.discord.token,
@@ -412,7 +482,8 @@ impl Config {
              [database]\nurl = \"{}\"\nmax_connections = {}\n\n\
              [log]\nformat = \"{}\"\nlevel = \"{}\"\n\n\
              [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\nmax_posts_per_second = {}\n\n\
-             [content]\ndir = {}\n",
+             [content]\ndir = {}\n\n\
+             [repair]\nexpire_hours = {}\nreminder_hours = {}\nrevisit_days = {}\nmax_reflect_loops = {}\n",
             if self.discord.token.is_some() { "\"REDACTED\"" } else { "(not set)" },
             opt(self.discord.application_id.map(|v| v.to_string())),
             opt(self.discord.proxy_url.as_ref().map(|u| format!("\"{u}\""))),
@@ -432,6 +503,10 @@ impl Config {
             self.scheduler.batch_size,
             self.scheduler.max_posts_per_second,
             opt(self.content.dir.as_ref().map(|d| format!("\"{}\"", d.display()))),
+            self.repair.expire_after.num_hours(),
+            self.repair.remind_after.num_hours(),
+            self.repair.revisit_after.num_days(),
+            self.repair.max_reflect_loops,
         )
     }
 }
@@ -545,12 +620,60 @@ mod tests {
             "seed",
             "max_posts_per_second",
             "dir",
+            "expire_hours",
+            "reminder_hours",
+            "revisit_days",
+            "max_reflect_loops",
         ] {
             assert!(
                 text.contains(&format!("{key} =")),
                 "config.example.toml lacks {key}"
             );
         }
+    }
+
+    #[test]
+    fn repair_defaults_and_overrides() {
+        let c = from_toml("").unwrap();
+        assert_eq!(c.repair.expire_after, chrono::Duration::hours(48));
+        assert_eq!(c.repair.remind_after, chrono::Duration::hours(12));
+        assert_eq!(c.repair.revisit_after, chrono::Duration::days(3));
+        assert_eq!(c.repair.max_reflect_loops, 3);
+        let c = from_toml(
+            "[repair]\nexpire_hours = 24\nreminder_hours = 6\nrevisit_days = 7\nmax_reflect_loops = 2\n",
+        )
+        .unwrap();
+        assert_eq!(c.repair.expire_after, chrono::Duration::hours(24));
+        assert_eq!(c.repair.remind_after, chrono::Duration::hours(6));
+        assert_eq!(c.repair.revisit_after, chrono::Duration::days(7));
+        assert_eq!(c.repair.max_reflect_loops, 2);
+        assert!(c.redacted().contains("[repair]\nexpire_hours = 24"));
+    }
+
+    #[test]
+    fn repair_bad_values_are_named() {
+        let err =
+            from_toml("[repair]\nexpire_hours = 0\nrevisit_days = 99\nmax_reflect_loops = 0\n")
+                .unwrap_err()
+                .to_string();
+        for key in [
+            "repair.expire_hours",
+            "repair.revisit_days",
+            "repair.max_reflect_loops",
+        ] {
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        let err = from_toml("[repair]\nexpire_hours = 10\nreminder_hours = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("repair.reminder_hours"), "{err}");
+        let err = from_toml("[repair]\nexpire_hour = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("repair.expire_hour") && err.contains("unknown key"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -193,7 +193,7 @@ mod tests {
         let old = Keyring::generate();
         let new = Keyring::generate();
         let before = Keyring::parse(Some(&old), &[]).unwrap().seal("hello");
-        let after = Keyring::parse(Some(&new), &[old.clone()]).unwrap();
+        let after = Keyring::parse(Some(&new), std::slice::from_ref(&old)).unwrap();
         assert_eq!(after.open(&before).unwrap(), "hello");
         let only_new = Keyring::parse(Some(&new), &[]).unwrap();
         assert!(matches!(

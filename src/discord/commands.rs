@@ -18,7 +18,7 @@ use crate::store::{checkins, couples, invitations, jobs, people, schedules};
 pub const INVITATION_TTL_DAYS: i64 = 7;
 
 pub fn all() -> Vec<poise::Command<std::sync::Arc<crate::app::AppState>, BotError>> {
-    vec![attune(), checkin(), micro(), recap()]
+    vec![attune(), checkin(), micro(), recap(), repair()]
 }
 
 /// The live couple in this channel, if the caller is one of its partners.
@@ -490,4 +490,11 @@ pub async fn micro(ctx: Ctx<'_>) -> Result<(), BotError> {
     let reply = super::micro::draw_now(state, &couple, user).await?;
     ctx.send(reply).await?;
     Ok(())
+}
+
+/// Repair after a misstep: a gentle, guided conversation for the two of you.
+#[poise::command(slash_command)]
+pub async fn repair(ctx: Ctx<'_>) -> Result<(), BotError> {
+    let couple = my_couple(&ctx).await?;
+    super::repair::command(ctx, &couple).await
 }

@@ -63,6 +63,9 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state:
         Ok(CustomId::Micro(id, action)) => {
             super::micro::on_component(state, press.user, press.channel, id, action).await
         }
+        Ok(CustomId::Repair(id, action)) => {
+            super::repair::on_component(state, press.user, press.channel, id, action).await
+        }
     };
     let response = match result {
         Ok(r) => r,
@@ -205,19 +208,33 @@ async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, stat
     let result = match mi.data.custom_id.parse::<CustomId>() {
         Ok(CustomId::Checkin(id, crate::domain::custom_id::CheckinAction::NoteModal)) => {
             let note = modal_value(&mi.data.components, "note").unwrap_or_default();
-            super::checkin::on_note(state, user, channel, id, &note).await
+            super::checkin::on_note(state, user, channel, id, &note)
+                .await
+                .map(|r| (r, None))
+        }
+        Ok(CustomId::Repair(id, action)) => {
+            let text = modal_value(&mi.data.components, super::repair::INPUT).unwrap_or_default();
+            super::repair::on_modal(state, user, channel, id, action, &text).await
         }
         _ => Err(BotError::user(render::STALE_BUTTON)),
     };
-    let response = match result {
+    let (response, followup) = match result {
         Ok(r) => r,
         Err(e) => {
             e.log("modal");
-            render::ephemeral_response(e.user_text())
+            (render::ephemeral_response(e.user_text()), None)
         }
     };
     if let Err(e) = mi.create_response(&ctx.http, response).await {
         tracing::warn!(error = %e, "could not answer a modal");
+        return;
+    }
+    // A private followup comes after the public answer (the start of a repair shows the
+    // named moment back to its writer only).
+    if let Some(f) = followup {
+        if let Err(e) = mi.create_followup(&ctx.http, f).await {
+            tracing::warn!(error = %e, "could not send a modal followup");
+        }
     }
 }
 

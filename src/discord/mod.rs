@@ -8,6 +8,7 @@ pub mod errors;
 pub mod micro;
 pub mod post;
 pub mod render;
+pub mod repair;
 
 use std::sync::Arc;
 

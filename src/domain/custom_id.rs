@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
-use super::ids::{CheckinId, CoupleId, InvitationId, MicroId};
+use super::ids::{CheckinId, CoupleId, InvitationId, MicroId, RepairId};
 
 /// Discord's limit on `custom_id`.
 pub const MAX_LEN: usize = 100;
@@ -49,6 +49,67 @@ actions!(CheckinAction {
     Submit => "submit",
     Edit => "edit",
 });
+actions!(RepairAction {
+    // The `/repair` modal, and sharing the moment it named.
+    Start => "start",
+    ShareMoment => "momentshare",
+    // The invitation.
+    Ready => "ready",
+    NeedTime => "needtime",
+    // Regulate: how stirred up each feels, 1 (calm) to 5 (flooded).
+    Calm1 => "act1",
+    Calm2 => "act2",
+    Calm3 => "act3",
+    Calm4 => "act4",
+    Calm5 => "act5",
+    RateAgain => "rerate",
+    // A break or a pause, at any open step, and coming back early.
+    Pause => "pause",
+    Break20 => "brk20",
+    Break60 => "brk60",
+    BreakEvening => "brkeve",
+    BreakTomorrow => "brktom",
+    Resume => "resume",
+    End => "end",
+    EndYes => "endyes",
+    EndNo => "endno",
+    // Own it (initiator): open the modal, its submit, share the draft.
+    WriteOwn => "own",
+    SubmitOwn => "ownmodal",
+    ShareOwn => "ownshare",
+    // What it was like (partner).
+    WriteFelt => "felt",
+    SubmitFelt => "feltmodal",
+    ShareFelt => "feltshare",
+    // Reflect back (initiator), and the partner's answer.
+    WriteReflect => "reflect",
+    SubmitReflect => "reflectmodal",
+    ShareReflect => "reflectshare",
+    Heard => "heard",
+    NotQuite => "notquite",
+    SubmitMissing => "missingmodal",
+    ShareMissing => "missingshare",
+    GoOn => "goon",
+    // Next time: each proposes a line, one picks, the other confirms.
+    WritePlan => "plan",
+    SubmitPlan => "planmodal",
+    SharePlan => "planshare",
+    PickFirst => "pick1",
+    PickSecond => "pick2",
+    NewLines => "newlines",
+    Agree => "agree",
+    NotThis => "notthis",
+    // Close: how connected each feels now.
+    Close1 => "con1",
+    Close2 => "con2",
+    Close3 => "con3",
+    Close4 => "con4",
+    Close5 => "con5",
+    // The revisit of the agreement, days later.
+    RevisitWell => "revwell",
+    RevisitMixed => "revmixed",
+    RevisitHard => "revhard",
+});
 
 actions!(MicroAction {
     Open => "open",
@@ -63,6 +124,7 @@ pub enum CustomId {
     Leave(CoupleId, LeaveAction),
     Checkin(CheckinId, CheckinAction),
     Micro(MicroId, MicroAction),
+    Repair(RepairId, RepairAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +148,7 @@ impl CustomId {
             CustomId::Leave(id, a) => ("leave", id.0, a.as_str()),
             CustomId::Checkin(id, a) => ("ci", id.0, a.as_str()),
             CustomId::Micro(id, a) => ("mic", id.0, a.as_str()),
+            CustomId::Repair(id, a) => ("rep", id.0, a.as_str()),
         }
     }
 
@@ -136,6 +199,10 @@ impl FromStr for CustomId {
                 MicroId(uuid),
                 MicroAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
             ),
+            "rep" => CustomId::Repair(
+                RepairId(uuid),
+                RepairAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
+            ),
             _ => return Err(CustomIdError::UnknownKind),
         };
         Ok(parsed)
@@ -163,6 +230,11 @@ mod tests {
             CheckinAction::ALL
                 .iter()
                 .map(|a| CustomId::Checkin(CheckinId(u), *a)),
+        );
+        v.extend(
+            RepairAction::ALL
+                .iter()
+                .map(|a| CustomId::Repair(RepairId(u), *a)),
         );
         v
     }
@@ -192,6 +264,10 @@ mod tests {
             "inv:not-a-uuid:accept".into(),
             "::".into(),
             "ci:\u{0}:answer".into(),
+            format!("rep:{u}:nope"),
+            format!("rep:{u}:READY"),
+            format!("rep:{u}:ready:"),
+            format!("rep:{}:ready", u.simple()),
         ];
         for c in cases {
             assert!(c.parse::<CustomId>().is_err(), "accepted {c:?}");
@@ -202,7 +278,7 @@ mod tests {
     fn parser_never_panics_on_arbitrary_bytes() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let alphabet: Vec<char> = "inv:leavci-0123456789abcdef\u{e9}\u{1F49B} "
+        let alphabet: Vec<char> = "inv:leavcirp-0123456789abcdef\u{e9}\u{1F49B} "
             .chars()
             .collect();
         for _ in 0..20_000 {

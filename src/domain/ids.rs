@@ -72,3 +72,5 @@ uuid_id!(InvitationId);
 uuid_id!(JobId);
 uuid_id!(CheckinId);
 uuid_id!(MicroId);
+uuid_id!(RepairId);
+uuid_id!(AgreementId);

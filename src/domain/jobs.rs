@@ -39,6 +39,33 @@ pub enum Job {
         iso_year: i32,
         iso_week: u32,
     },
+    /// Reopen a paused repair at the return time the couple chose. `version` is the repair's
+    /// version once paused: any later change (an early return, an end) makes the job stale.
+    RepairReturn {
+        couple: Uuid,
+        repair: Uuid,
+        version: i32,
+    },
+    /// One gentle nudge after a quiet stretch in an open repair (stale once anything moved).
+    RepairRemind {
+        couple: Uuid,
+        repair: Uuid,
+        version: i32,
+    },
+    /// Close an open repair that rested too long (stale once anything moved).
+    RepairExpire {
+        couple: Uuid,
+        repair: Uuid,
+        version: i32,
+    },
+    /// Days after an agreement: ask how it is going. `attempt` moves on when a paused couple
+    /// pushes the revisit past the pause, so the retry gets a key of its own.
+    AgreementRevisit {
+        couple: Uuid,
+        repair: Uuid,
+        agreement: Uuid,
+        attempt: u8,
+    },
 }
 
 impl Job {
@@ -58,6 +85,10 @@ impl Job {
             Job::CheckinReveal { .. } => "checkin_reveal",
             Job::MicroPost { .. } => "micro_post",
             Job::WeeklyRecap { .. } => "weekly_recap",
+            Job::RepairReturn { .. } => "repair_return",
+            Job::RepairRemind { .. } => "repair_remind",
+            Job::RepairExpire { .. } => "repair_expire",
+            Job::AgreementRevisit { .. } => "agreement_revisit",
         }
     }
 
@@ -67,7 +98,11 @@ impl Job {
             | Job::CheckinRemind { couple, .. }
             | Job::CheckinReveal { couple, .. }
             | Job::MicroPost { couple, .. }
-            | Job::WeeklyRecap { couple, .. } => CoupleId(*couple),
+            | Job::WeeklyRecap { couple, .. }
+            | Job::RepairReturn { couple, .. }
+            | Job::RepairRemind { couple, .. }
+            | Job::RepairExpire { couple, .. }
+            | Job::AgreementRevisit { couple, .. } => CoupleId(*couple),
         }
     }
 
@@ -76,7 +111,12 @@ impl Job {
             Job::CheckinPost { user, .. }
             | Job::CheckinRemind { user, .. }
             | Job::MicroPost { user, .. } => Some(UserId(*user)),
-            Job::CheckinReveal { .. } | Job::WeeklyRecap { .. } => None,
+            Job::CheckinReveal { .. }
+            | Job::WeeklyRecap { .. }
+            | Job::RepairReturn { .. }
+            | Job::RepairRemind { .. }
+            | Job::RepairExpire { .. }
+            | Job::AgreementRevisit { .. } => None,
         }
     }
 
@@ -101,14 +141,34 @@ impl Job {
                 iso_year,
                 iso_week,
             } => format!("recap:{couple}:{iso_year}-W{iso_week:02}"),
+            Job::RepairReturn {
+                repair, version, ..
+            } => format!("repair-return:{repair}:{version}"),
+            Job::RepairRemind {
+                repair, version, ..
+            } => format!("repair-remind:{repair}:{version}"),
+            Job::RepairExpire {
+                repair, version, ..
+            } => format!("repair-expire:{repair}:{version}"),
+            Job::AgreementRevisit {
+                agreement, attempt, ..
+            } => format!("revisit:{agreement}:{attempt}"),
         }
     }
 
     /// Whether a job found this late should be dropped rather than run. Reveals always run:
-    /// late is better than losing what the couple answered. A recap found late is recorded
-    /// as missed, like a check-in post: a week's look back arriving days later helps nobody.
+    /// late is better than losing what the couple answered. So do a repair's return (else a
+    /// paused flow would never reopen), its expiry, and the agreement's revisit. A recap found
+    /// late is recorded as missed, like a check-in post: a week's look back arriving days
+    /// later helps nobody.
     pub fn expires_after_grace(&self) -> bool {
-        !matches!(self, Job::CheckinReveal { .. })
+        !matches!(
+            self,
+            Job::CheckinReveal { .. }
+                | Job::RepairReturn { .. }
+                | Job::RepairExpire { .. }
+                | Job::AgreementRevisit { .. }
+        )
     }
 
     pub fn checkin(&self) -> Option<CheckinId> {
@@ -116,7 +176,13 @@ impl Job {
             Job::CheckinRemind { checkin, .. } | Job::CheckinReveal { checkin, .. } => {
                 Some(CheckinId(*checkin))
             }
-            Job::CheckinPost { .. } | Job::MicroPost { .. } | Job::WeeklyRecap { .. } => None,
+            Job::CheckinPost { .. }
+            | Job::MicroPost { .. }
+            | Job::WeeklyRecap { .. }
+            | Job::RepairReturn { .. }
+            | Job::RepairRemind { .. }
+            | Job::RepairExpire { .. }
+            | Job::AgreementRevisit { .. } => None,
         }
     }
 
@@ -171,6 +237,44 @@ mod tests {
         );
         assert!(j.expires_after_grace());
         assert_eq!(j.user(), None);
+    }
+
+    #[test]
+    fn repair_jobs_round_trip_with_distinct_keys() {
+        let (c, r, a) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let jobs = [
+            Job::RepairReturn {
+                couple: c,
+                repair: r,
+                version: 3,
+            },
+            Job::RepairRemind {
+                couple: c,
+                repair: r,
+                version: 3,
+            },
+            Job::RepairExpire {
+                couple: c,
+                repair: r,
+                version: 3,
+            },
+            Job::AgreementRevisit {
+                couple: c,
+                repair: r,
+                agreement: a,
+                attempt: 0,
+            },
+        ];
+        let mut keys = std::collections::HashSet::new();
+        for j in &jobs {
+            let v = serde_json::to_value(j).unwrap();
+            assert_eq!(v["kind"], j.kind());
+            assert_eq!(serde_json::from_value::<Job>(v).unwrap(), *j);
+            assert_eq!(j.couple(), CoupleId(c));
+            assert!(keys.insert(j.dedupe_key()), "{}", j.dedupe_key());
+        }
+        assert!(jobs[1].expires_after_grace(), "a late nudge is dropped");
+        assert!(!jobs[0].expires_after_grace(), "a return always runs");
     }
 
     #[test]

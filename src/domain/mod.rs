@@ -9,6 +9,7 @@ pub mod ids;
 pub mod jobs;
 pub mod micro;
 pub mod recap;
+pub mod repair;
 pub mod schedule;
 pub mod time;
 pub mod zones;

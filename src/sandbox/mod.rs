@@ -213,6 +213,9 @@ async fn play(
 
     let start = stage.clock.now();
     let mut handled: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    // Day 3, early evening in Berlin: alice asks for a repair.
+    let repair_at = start + Duration::days(2) + Duration::hours(18);
+    let mut repaired = false;
     for day in 0..args.days {
         let day_start = start + Duration::days(i64::from(day));
         let day_end = day_start + Duration::days(1);
@@ -239,10 +242,17 @@ async fn play(
         }
         loop {
             let next = crate::store::jobs::next_due(stage.pool()).await?;
+            if day == 2 && !repaired && next.is_none_or(|n| n >= repair_at) {
+                repaired = true;
+                stage.run_until(repair_at).await?;
+                repair_scene(stage, show).await?;
+                continue;
+            }
             let Some(next) = next.filter(|n| *n < day_end) else {
                 break;
             };
             stage.run_until(next.max(stage.clock.now())).await?;
+            answer_revisits(stage, show, &mut handled).await?;
             let posts: Vec<_> = stage
                 .fake
                 .messages(CHANNEL)
@@ -403,5 +413,163 @@ async fn answer(
         .ok_or_else(|| anyhow::anyhow!("card vanished"))?;
     let done = now.button_id("Done").unwrap_or_default();
     f.click_button(user, card.id, &done).await?;
+    Ok(())
+}
+
+/// The scripted repair of day 3: alice starts it, they settle, own, share, reflect (one
+/// "not quite"), agree on a line for next time and close.
+async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
+    let f = &stage.fake;
+    let press = |user: u64, m: fake::FakeMessage, label: &'static str| async move {
+        let now = f
+            .message(m.id)
+            .ok_or_else(|| anyhow::anyhow!("message {} vanished", m.id))?;
+        let id = now
+            .button_id(label)
+            .ok_or_else(|| anyhow::anyhow!("no button {label:?} on: {}", now.text()))?;
+        f.click_button(user, m.id, &id).await
+    };
+    // Writes in a modal and shares it; returns the public message that follows.
+    let say = |user: u64, m: fake::FakeMessage, label: &'static str, text: &'static str| async move {
+        let modal = press(user, m, label).await?.modal()?.clone();
+        let preview = f
+            .submit_modal(user, &modal, vec![("text", text)])
+            .await?
+            .message()?
+            .clone();
+        let shared = press(user, preview, "Share in the channel").await?;
+        anyhow::Ok(shared.new_message()?.clone())
+    };
+
+    show.say(
+        stage,
+        "» alice runs /repair and names the moment, just for herself",
+    );
+    let modal = stage.cmd(ALICE, "repair", vec![]).await?.modal()?.clone();
+    let invite = f
+        .submit_modal(
+            ALICE,
+            &modal,
+            vec![("text", "Sunday dinner, when I kept checking my phone.")],
+        )
+        .await?
+        .new_message()?
+        .clone();
+    // The named moment comes back to alice privately, just after the invitation.
+    f.wait_for_message(CHANNEL, std::time::Duration::from_secs(5), |m| {
+        m.ephemeral_for == Some(ALICE) && m.text().contains("Sunday dinner")
+    })
+    .await?;
+    show.say(stage, "» bob presses [I'm ready]");
+    let regulate = press(BOB, invite, "I'm ready")
+        .await?
+        .new_message()?
+        .clone();
+    show.say(stage, "» alice taps 2, bob taps 3 (each privately)");
+    press(ALICE, regulate.clone(), "2").await?;
+    let own = press(BOB, regulate, "3").await?.new_message()?.clone();
+    show.say(
+        stage,
+        "» alice writes what she owns, reads it back privately, and shares it",
+    );
+    let felt = say(
+        ALICE,
+        own,
+        "Write what I own",
+        "I was on my phone while you told me about your sister, and when you said so I got \
+         defensive. I'm sorry. That was my part.",
+    )
+    .await?;
+    show.say(stage, "» bob writes what it was like for him and shares it");
+    let reflect = say(
+        BOB,
+        felt,
+        "Share what it was like",
+        "I felt alone at our own table, like what I was saying didn't matter.",
+    )
+    .await?;
+    show.say(stage, "» alice says back what she heard");
+    let confirm = say(
+        ALICE,
+        reflect,
+        "Say back what I heard",
+        "You felt I didn't care about your sister.",
+    )
+    .await?;
+    show.say(stage, "» bob presses [Not quite] and adds what's missing");
+    let reflect = say(
+        BOB,
+        confirm,
+        "Not quite",
+        "It's less about my sister. I felt alone with you right there next to me.",
+    )
+    .await?;
+    show.say(stage, "» alice tries again");
+    let confirm = say(
+        ALICE,
+        reflect,
+        "Say back what I heard",
+        "So it felt lonely, sitting right next to me, as if you didn't matter to me just then.",
+    )
+    .await?;
+    show.say(stage, "» bob presses [Yes, that's it]");
+    let next = press(BOB, confirm, "Yes, that's it")
+        .await?
+        .new_message()?
+        .clone();
+    show.say(stage, "» each proposes a line for next time");
+    let after = say(
+        ALICE,
+        next,
+        "Propose a line",
+        "Phones stay in the kitchen during dinner.",
+    )
+    .await?;
+    let pick = say(
+        BOB,
+        after,
+        "Propose a line",
+        "If one of us needs the phone at dinner, we say so first.",
+    )
+    .await?;
+    show.say(
+        stage,
+        "» alice presses [Keep line 2], bob presses [Yes, let's keep it]",
+    );
+    let agree = press(ALICE, pick, "Keep line 2")
+        .await?
+        .new_message()?
+        .clone();
+    let close = press(BOB, agree, "Yes, let's keep it")
+        .await?
+        .new_message()?
+        .clone();
+    show.say(stage, "» alice taps 4, bob taps 5 (each privately)");
+    press(ALICE, close.clone(), "4").await?;
+    press(BOB, close, "5 · close").await?;
+    stage.settle().await
+}
+
+/// Answers an agreement's revisit the way the two of them might.
+async fn answer_revisits(
+    stage: &Stage,
+    show: &mut Show,
+    handled: &mut std::collections::HashSet<u64>,
+) -> anyhow::Result<()> {
+    let revisits: Vec<_> = stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .filter(|m| m.ephemeral_for.is_none() && !handled.contains(&m.id))
+        .filter(|m| m.content.contains("How is it going?"))
+        .collect();
+    for r in revisits {
+        handled.insert(r.id);
+        for (user, name, label) in [(ALICE, "alice", "Going well"), (BOB, "bob", "Mixed")] {
+            show.say(stage, format!("» {name} presses [{label}]"));
+            let id = r.button_id(label).unwrap_or_default();
+            stage.fake.click_button(user, r.id, &id).await?;
+        }
+    }
     Ok(())
 }

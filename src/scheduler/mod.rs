@@ -7,6 +7,7 @@ pub mod checkin;
 pub mod micro;
 pub mod plan;
 pub mod recap;
+pub mod repair;
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::domain::ids::{ChannelId, CoupleId, JobId};
+use crate::domain::ids::{AgreementId, ChannelId, CoupleId, JobId, RepairId};
 use crate::domain::jobs::{backoff, Job, MAX_ATTEMPTS};
 use crate::store::{self, jobs::ClaimedJob};
 
@@ -197,6 +198,36 @@ impl Scheduler {
                 Some(week) => recap::run(&self.cx, id, CoupleId(*couple), week, missed).await,
                 None => Ok(Outcome::Skipped("not a real ISO week")),
             },
+            Job::RepairReturn {
+                repair, version, ..
+            } => repair::return_after_break(&self.cx, id, RepairId(*repair), *version).await,
+            Job::RepairRemind {
+                repair, version, ..
+            } => {
+                if missed {
+                    Ok(Outcome::Missed)
+                } else {
+                    repair::remind(&self.cx, id, RepairId(*repair), *version).await
+                }
+            }
+            Job::RepairExpire {
+                repair, version, ..
+            } => repair::expire(&self.cx, id, RepairId(*repair), *version).await,
+            Job::AgreementRevisit {
+                repair,
+                agreement,
+                attempt,
+                ..
+            } => {
+                repair::revisit(
+                    &self.cx,
+                    id,
+                    RepairId(*repair),
+                    AgreementId(*agreement),
+                    *attempt,
+                )
+                .await
+            }
         };
         let couple_id = job.couple();
         match result {

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod micro;
 pub mod people;
 pub mod recap;
+pub mod repairs;
 pub mod schedules;
 
 use std::str::FromStr;

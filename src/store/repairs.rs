@@ -1,0 +1,438 @@
+//! Repairs: the flow's row (changed only through a version check), each partner's private
+//! texts, the agreement a repair ends with, and how that agreement is going days later.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::domain::ids::{AgreementId, CoupleId, RepairId, UserId};
+use crate::domain::repair::{Picked, RevisitAnswer, Role, State, Status, Step, TextKind};
+
+/// A repair as stored: who is who, its version, and its domain state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repair {
+    pub id: RepairId,
+    pub couple: CoupleId,
+    pub initiator: UserId,
+    pub partner: UserId,
+    /// Bumped by every change; a change saves only if nobody else changed it first.
+    pub version: i32,
+    pub state: State,
+    pub created_at: DateTime<Utc>,
+    /// The last change: inactivity counts from here.
+    pub updated_at: DateTime<Utc>,
+    pub closed_by: Option<UserId>,
+}
+
+impl Repair {
+    pub fn role_of(&self, user: UserId) -> Option<Role> {
+        if user == self.initiator {
+            Some(Role::Initiator)
+        } else if user == self.partner {
+            Some(Role::Partner)
+        } else {
+            None
+        }
+    }
+
+    pub fn user(&self, role: Role) -> UserId {
+        match role {
+            Role::Initiator => self.initiator,
+            Role::Partner => self.partner,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    couple_id: Uuid,
+    initiator: i64,
+    partner: i64,
+    step: String,
+    version: i32,
+    status: String,
+    resume_step: Option<String>,
+    resume_at: Option<DateTime<Utc>>,
+    initiator_activation: Option<i16>,
+    partner_activation: Option<i16>,
+    initiator_connection: Option<i16>,
+    partner_connection: Option<i16>,
+    reflect_loops: i16,
+    plan_round: i16,
+    picked_by: Option<String>,
+    picked_line: Option<String>,
+    heard: Option<bool>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    closed_by: Option<i64>,
+}
+
+const COLS: &str =
+    "id, couple_id, initiator, partner, step, version, status, resume_step, resume_at,
+    initiator_activation, partner_activation, initiator_connection, partner_connection,
+    reflect_loops, plan_round, picked_by, picked_line, heard, created_at, updated_at, closed_by";
+
+fn bad(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("repairs: unknown {what} {value:?}").into())
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Initiator => "initiator",
+        Role::Partner => "partner",
+    }
+}
+
+fn parse_role(s: &str) -> Result<Role, sqlx::Error> {
+    match s {
+        "initiator" => Ok(Role::Initiator),
+        "partner" => Ok(Role::Partner),
+        other => Err(bad("role", other)),
+    }
+}
+
+fn rating(v: Option<i16>) -> Option<u8> {
+    v.and_then(|v| u8::try_from(v).ok())
+}
+
+impl TryFrom<Row> for Repair {
+    type Error = sqlx::Error;
+
+    fn try_from(r: Row) -> Result<Self, Self::Error> {
+        let step = Step::parse(&r.step).ok_or_else(|| bad("step", &r.step))?;
+        let status = Status::parse(&r.status).ok_or_else(|| bad("status", &r.status))?;
+        let resume_step = match r.resume_step.as_deref() {
+            Some(s) => Some(Step::parse(s).ok_or_else(|| bad("step", s))?),
+            None => None,
+        };
+        let picked = match (r.picked_by.as_deref(), r.picked_line.as_deref()) {
+            (Some(by), Some(line)) => Some(Picked {
+                by: parse_role(by)?,
+                line: parse_role(line)?,
+            }),
+            _ => None,
+        };
+        Ok(Repair {
+            id: RepairId(r.id),
+            couple: CoupleId(r.couple_id),
+            initiator: UserId::from_i64(r.initiator),
+            partner: UserId::from_i64(r.partner),
+            version: r.version,
+            state: State {
+                step,
+                status,
+                activation: [rating(r.initiator_activation), rating(r.partner_activation)],
+                connection: [rating(r.initiator_connection), rating(r.partner_connection)],
+                reflect_loops: u8::try_from(r.reflect_loops).unwrap_or(0),
+                plan_round: u8::try_from(r.plan_round).unwrap_or(0),
+                picked,
+                resume_step,
+                resume_at: r.resume_at,
+                heard: r.heard,
+            },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            closed_by: r.closed_by.map(UserId::from_i64),
+        })
+    }
+}
+
+/// Starts a repair. False when the couple already has an open one (the partial unique index
+/// settles two `/repair`s racing) or the id is taken (the same modal submitted twice).
+pub async fn create(
+    ex: impl PgExecutor<'_>,
+    id: RepairId,
+    couple: CoupleId,
+    initiator: UserId,
+    partner: UserId,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let s = State::new();
+    let n = sqlx::query(
+        "insert into repairs (id, couple_id, initiator, partner, step, status, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $7)
+         on conflict do nothing",
+    )
+    .bind(id.0)
+    .bind(couple.0)
+    .bind(initiator.as_i64())
+    .bind(partner.as_i64())
+    .bind(s.step.as_str())
+    .bind(s.status.as_str())
+    .bind(now)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn get(ex: impl PgExecutor<'_>, id: RepairId) -> sqlx::Result<Option<Repair>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from repairs where id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(ex)
+    .await?;
+    row.map(Repair::try_from).transpose()
+}
+
+/// The couple's open or paused repair, if any.
+pub async fn open_for(ex: impl PgExecutor<'_>, couple: CoupleId) -> sqlx::Result<Option<Repair>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from repairs where couple_id = $1 and status in ('open', 'paused')"
+    )))
+    .bind(couple.0)
+    .fetch_optional(ex)
+    .await?;
+    row.map(Repair::try_from).transpose()
+}
+
+/// Saves `next` if the repair is still at version `seen`, and moves the version on. False
+/// means someone else changed it first: the caller re-reads and decides again.
+pub async fn save(
+    ex: impl PgExecutor<'_>,
+    id: RepairId,
+    seen: i32,
+    next: &State,
+    by: Option<UserId>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let finished = next.status.is_finished();
+    let n = sqlx::query(
+        "update repairs set
+            step = $3, status = $4, resume_step = $5, resume_at = $6,
+            initiator_activation = $7, partner_activation = $8,
+            initiator_connection = $9, partner_connection = $10,
+            reflect_loops = $11, plan_round = $12, picked_by = $13, picked_line = $14, heard = $15,
+            version = version + 1, updated_at = $16,
+            closed_at = case when $17 then coalesce(closed_at, $16) else null end,
+            closed_by = case when $17 then coalesce(closed_by, $18) else null end
+         where id = $1 and version = $2",
+    )
+    .bind(id.0)
+    .bind(seen)
+    .bind(next.step.as_str())
+    .bind(next.status.as_str())
+    .bind(next.resume_step.map(Step::as_str))
+    .bind(next.resume_at)
+    .bind(next.activation[0].map(i16::from))
+    .bind(next.activation[1].map(i16::from))
+    .bind(next.connection[0].map(i16::from))
+    .bind(next.connection[1].map(i16::from))
+    .bind(i16::from(next.reflect_loops))
+    .bind(i16::from(next.plan_round))
+    .bind(next.picked.map(|p| role_name(p.by)))
+    .bind(next.picked.map(|p| role_name(p.line)))
+    .bind(next.heard)
+    .bind(now)
+    .bind(finished)
+    .bind(by.map(UserId::as_i64))
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// One partner's text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text {
+    pub writer: UserId,
+    pub kind: TextKind,
+    pub round: i16,
+    pub body: String,
+    pub shared: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct TextRow {
+    writer: i64,
+    kind: String,
+    round: i16,
+    body: String,
+    shared: bool,
+}
+
+impl TryFrom<TextRow> for Text {
+    type Error = sqlx::Error;
+
+    fn try_from(r: TextRow) -> Result<Self, Self::Error> {
+        Ok(Text {
+            writer: UserId::from_i64(r.writer),
+            kind: TextKind::parse(&r.kind).ok_or_else(|| bad("text kind", &r.kind))?,
+            round: r.round,
+            body: r.body,
+            shared: r.shared,
+        })
+    }
+}
+
+pub async fn text(
+    ex: impl PgExecutor<'_>,
+    repair: RepairId,
+    writer: UserId,
+    kind: TextKind,
+    round: i16,
+) -> sqlx::Result<Option<Text>> {
+    let row: Option<TextRow> = sqlx::query_as(
+        "select writer, kind, round, body, shared from repair_texts
+         where repair_id = $1 and writer = $2 and kind = $3 and round = $4",
+    )
+    .bind(repair.0)
+    .bind(writer.as_i64())
+    .bind(kind.as_str())
+    .bind(round)
+    .fetch_optional(ex)
+    .await?;
+    row.map(Text::try_from).transpose()
+}
+
+/// Only what its writers chose to share, oldest first: the one list views may quote from.
+pub async fn shared_texts(ex: impl PgExecutor<'_>, repair: RepairId) -> sqlx::Result<Vec<Text>> {
+    let rows: Vec<TextRow> = sqlx::query_as(
+        "select writer, kind, round, body, shared from repair_texts
+         where repair_id = $1 and shared order by shared_at, kind, round",
+    )
+    .bind(repair.0)
+    .fetch_all(ex)
+    .await?;
+    rows.into_iter().map(Text::try_from).collect()
+}
+
+/// Saves a private draft. A text that was already shared is never changed (false).
+pub async fn save_draft(
+    ex: impl PgExecutor<'_>,
+    repair: RepairId,
+    writer: UserId,
+    kind: TextKind,
+    round: i16,
+    body: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "insert into repair_texts (repair_id, writer, kind, round, body, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $6)
+         on conflict (repair_id, writer, kind, round) do update
+            set body = excluded.body, updated_at = excluded.updated_at
+            where not repair_texts.shared",
+    )
+    .bind(repair.0)
+    .bind(writer.as_i64())
+    .bind(kind.as_str())
+    .bind(round)
+    .bind(body)
+    .bind(now)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn mark_shared(
+    ex: impl PgExecutor<'_>,
+    repair: RepairId,
+    writer: UserId,
+    kind: TextKind,
+    round: i16,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "update repair_texts set shared = true, shared_at = $5
+         where repair_id = $1 and writer = $2 and kind = $3 and round = $4 and not shared",
+    )
+    .bind(repair.0)
+    .bind(writer.as_i64())
+    .bind(kind.as_str())
+    .bind(round)
+    .bind(now)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    pub id: AgreementId,
+    pub couple: CoupleId,
+    pub repair: RepairId,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AgreementRow {
+    id: Uuid,
+    couple_id: Uuid,
+    repair_id: Uuid,
+    text: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<AgreementRow> for Agreement {
+    fn from(r: AgreementRow) -> Self {
+        Agreement {
+            id: AgreementId(r.id),
+            couple: CoupleId(r.couple_id),
+            repair: RepairId(r.repair_id),
+            text: r.text,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub async fn create_agreement(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    repair: RepairId,
+    text: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<AgreementId> {
+    let id = AgreementId::new();
+    sqlx::query(
+        "insert into agreements (id, couple_id, repair_id, text, created_at)
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(id.0)
+    .bind(couple.0)
+    .bind(repair.0)
+    .bind(text)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(id)
+}
+
+pub async fn agreement_for(
+    ex: impl PgExecutor<'_>,
+    repair: RepairId,
+) -> sqlx::Result<Option<Agreement>> {
+    let row: Option<AgreementRow> = sqlx::query_as(
+        "select id, couple_id, repair_id, text, created_at from agreements where repair_id = $1",
+    )
+    .bind(repair.0)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Stores (or changes) one partner's answer about how an agreement is going.
+pub async fn save_revisit(
+    ex: impl PgExecutor<'_>,
+    agreement: AgreementId,
+    user: UserId,
+    answer: RevisitAnswer,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into agreement_revisits (agreement_id, user_id, answer, at) values ($1, $2, $3, $4)
+         on conflict (agreement_id, user_id) do update set answer = excluded.answer, at = excluded.at",
+    )
+    .bind(agreement.0)
+    .bind(user.as_i64())
+    .bind(answer.as_str())
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
