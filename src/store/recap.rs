@@ -165,9 +165,41 @@ pub async fn practice_extras(
         .await?;
         micro_done.push((*p, n as u32));
     }
+    let count = |sql: &'static str| {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(couple.0)
+            .bind(from)
+            .bind(to)
+    };
+    let repairs_started = count(
+        "select count(*) from repairs where couple_id = $1 and created_at >= $2 and created_at < $3",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let repairs_completed = count(
+        "select count(*) from repairs where couple_id = $1 and status = 'completed'
+           and closed_at >= $2 and closed_at < $3",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let agreements_made = count(
+        "select count(*) from agreements where couple_id = $1 and created_at >= $2 and created_at < $3",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let agreements_revisited = count(
+        "select count(distinct r.agreement_id) from agreement_revisits r
+         join agreements a on a.id = r.agreement_id
+         where a.couple_id = $1 and r.at >= $2 and r.at < $3",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(PracticeExtras {
         micro_done,
-        ..PracticeExtras::default()
+        repairs_started: repairs_started as u32,
+        repairs_completed: repairs_completed as u32,
+        agreements_made: agreements_made as u32,
+        agreements_revisited: agreements_revisited as u32,
     })
 }
 
