@@ -54,6 +54,12 @@ pub async fn start_with_pool(
             .map_err(|e| anyhow::anyhow!("content.dir {}: {e}", dir.display()))?,
         None => Library::builtin(),
     };
+    crate::store::privacy::verify_keys(&pool, &config.privacy.keys).await?;
+    if !config.privacy.keys.is_enabled() {
+        tracing::warn!(
+            "privacy.encryption_key is not set: notes and repair texts are stored unencrypted (run `attune keygen`)"
+        );
+    }
     let state = Arc::new(AppState {
         content: Arc::new(content),
         pool,

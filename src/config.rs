@@ -69,6 +69,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub content: RawContent,
     #[serde(default)]
+    pub privacy: RawPrivacy,
+    #[serde(default)]
     pub repair: RawRepair,
 }
 
@@ -79,6 +81,15 @@ pub struct RawRepair {
     pub reminder_hours: Option<i64>,
     pub revisit_days: Option<i64>,
     pub max_reflect_loops: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrivacy {
+    pub encryption_key: Option<SecretString>,
+    #[serde(default)]
+    pub old_keys: Vec<SecretString>,
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +178,14 @@ pub struct SchedulerConfig {
 }
 
 #[derive(Debug, Clone, Default)]
+pub struct PrivacyConfig {
+    /// Seals free text at rest; `None` stores it as written (start-up warns).
+    pub keys: crate::crypto::Keyring,
+    /// Raw answers and texts older than this are deleted; `None` keeps them.
+    pub retention_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct ContentConfig {
     /// A folder of prompt files replacing the built-in library; `None` uses the built-in one.
     pub dir: Option<PathBuf>,
@@ -204,6 +223,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub content: ContentConfig,
     pub repair: RepairConfig,
+    pub privacy: PrivacyConfig,
 }
 
 impl Config {
@@ -388,6 +408,29 @@ impl Config {
                 "must be at most 50 (Discord's global limit); 0 turns pacing off",
             ));
         }
+        let keys = match crate::crypto::Keyring::parse(
+            raw.privacy
+                .encryption_key
+                .as_ref()
+                .map(|k| k.expose_secret()),
+            &raw.privacy
+                .old_keys
+                .iter()
+                .map(|k| k.expose_secret().to_string())
+                .collect::<Vec<_>>(),
+        ) {
+            Ok(k) => k,
+            Err(e) => {
+                errors.push(ConfigError::new("privacy.encryption_key", e));
+                crate::crypto::Keyring::none()
+            }
+        };
+        if raw.privacy.retention_days == Some(0) {
+            errors.push(ConfigError::new(
+                "privacy.retention_days",
+                "must be at least 1 (leave it out to keep everything)",
+            ));
+        }
         let content_dir = raw.content.dir.map(PathBuf::from);
         if let Some(d) = &content_dir {
             if !d.is_dir() {
@@ -429,6 +472,10 @@ impl Config {
             return Err(ConfigErrors(errors));
         }
         Ok(Config {
+            privacy: PrivacyConfig {
+                keys,
+                retention_days: raw.privacy.retention_days,
+            },
             repair: RepairConfig {
                 expire_after: chrono::Duration::hours(expire_hours),
                 remind_after: chrono::Duration::hours(reminder_hours),
@@ -483,7 +530,8 @@ impl Config {
              [log]\nformat = \"{}\"\nlevel = \"{}\"\n\n\
              [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\nmax_posts_per_second = {}\n\n\
              [content]\ndir = {}\n\n\
-             [repair]\nexpire_hours = {}\nreminder_hours = {}\nrevisit_days = {}\nmax_reflect_loops = {}\n",
+             [repair]\nexpire_hours = {}\nreminder_hours = {}\nrevisit_days = {}\nmax_reflect_loops = {}\n\n\
+             [privacy]\nencryption_key = {}\nretention_days = {}\n",
             if self.discord.token.is_some() { "\"REDACTED\"" } else { "(not set)" },
             opt(self.discord.application_id.map(|v| v.to_string())),
             opt(self.discord.proxy_url.as_ref().map(|u| format!("\"{u}\""))),
@@ -507,6 +555,13 @@ impl Config {
             self.repair.remind_after.num_hours(),
             self.repair.revisit_after.num_days(),
             self.repair.max_reflect_loops,
+            self.privacy
+                .keys
+                .current_id()
+                .map_or("(not set: free text is stored unencrypted)".to_string(), |id| {
+                    format!("\"{id}:REDACTED\"")
+                }),
+            opt(self.privacy.retention_days.map(|d| d.to_string())),
         )
     }
 }
@@ -624,6 +679,9 @@ mod tests {
             "reminder_hours",
             "revisit_days",
             "max_reflect_loops",
+            "encryption_key",
+            "old_keys",
+            "retention_days",
         ] {
             assert!(
                 text.contains(&format!("{key} =")),

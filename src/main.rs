@@ -41,6 +41,11 @@ enum Command {
     /// Try Attune without a token: the bot against a local Discord stand-in, two simulated
     /// partners, a simulated week, printed as the channel would show it.
     Sandbox(attune::sandbox::SandboxArgs),
+    /// Print a new encryption key for `privacy.encryption_key`.
+    Keygen,
+    /// Re-seal every stored note and repair text under the current `privacy.encryption_key`
+    /// (list the previous key in `privacy.old_keys` while you run it), so the old key can go.
+    RotateKey,
     /// Work with the prompt library.
     #[command(subcommand)]
     Content(ContentCommand),
@@ -127,6 +132,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })?,
             };
             println!("{}", attune::discord::invite_url(id));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keygen => {
+            println!("{}", attune::crypto::Keyring::generate());
+            eprintln!(
+                "Put this in config.toml as [privacy] encryption_key = \"...\" (or ATTUNE_PRIVACY__ENCRYPTION_KEY). Keep it secret and backed up: without it, stored notes cannot be read."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RotateKey => {
+            let config = load(config_path)?;
+            attune::telemetry::init(&config.log);
+            let pool = attune::store::connect(&config.database).await?;
+            let n = attune::store::privacy::rotate(&pool, &config.privacy.keys).await?;
+            pool.close().await;
+            println!(
+                "re-sealed {n} stored texts under key `{}`; the old key can now be removed from privacy.old_keys",
+                config.privacy.keys.current_id().unwrap_or("?")
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Content(ContentCommand::Check { dir }) => {

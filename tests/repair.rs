@@ -353,6 +353,9 @@ async fn full_repair_reaches_an_agreement_and_closes_warmly() {
         .fetch_one(stage.pool())
         .await
         .unwrap();
+    // Sealed at rest; the configured key opens it.
+    assert!(!agreement.contains("SENTINEL"), "agreements are encrypted at rest");
+    let agreement = stage.config.privacy.keys.open(&agreement).unwrap();
     assert_eq!(agreement, "SENTINEL-LINE we say pause when talk gets fast.");
     let (ci, cp): (Option<i16>, Option<i16>) =
         sqlx::query_as("select initiator_connection, partner_connection from repairs")
@@ -1031,6 +1034,7 @@ async fn over_long_text_is_refused_and_nothing_is_stored() {
         .fetch_one(stage.pool())
         .await
         .unwrap();
+    let body = stage.config.privacy.keys.open(&body).unwrap();
     assert_eq!(body.len(), max);
     finish(stage).await;
 }

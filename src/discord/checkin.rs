@@ -405,14 +405,14 @@ async fn change(
     if r.revealed {
         return Err(BotError::user(REVEALED));
     }
-    let mut a = checkins::answer(&mut *tx, round, cx.user)
+    let mut a = checkins::answer(&mut *tx, &cx.state.config.privacy.keys, round, cx.user)
         .await?
         .unwrap_or_default();
     f(&mut a)?;
-    checkins::save_answer(&mut *tx, round, cx.user, &a, now).await?;
+    checkins::save_answer(&mut *tx, &cx.state.config.privacy.keys, round, cx.user, &a, now).await?;
     // Everyone asked has settled: bring the reveal forward to now. The lock makes this
     // exactly-once.
-    let all = checkins::answers(&mut *tx, round).await?;
+    let all = checkins::answers(&mut *tx, &cx.state.config.privacy.keys, round).await?;
     let asked = checkins::asked(&mut tx, &r, &cx.couple.partner_ids()).await?;
     let states: Vec<dc::AnswerState> = asked
         .iter()
@@ -454,7 +454,7 @@ pub async fn on_component(
             if r.revealed {
                 return Err(BotError::user(REVEALED));
             }
-            let a = checkins::answer(&state.pool, round, user)
+            let a = checkins::answer(&state.pool, &state.config.privacy.keys, round, user)
                 .await?
                 .unwrap_or_default();
             let msg = card(&r, &a, partner);
@@ -526,7 +526,7 @@ pub async fn on_component(
             if r.revealed {
                 return Err(BotError::user(REVEALED));
             }
-            let a = checkins::answer(&state.pool, round, user).await?;
+            let a = checkins::answer(&state.pool, &state.config.privacy.keys, round, user).await?;
             let current = a.as_ref().and_then(|a| a.note.as_deref());
             Ok(CreateInteractionResponse::Modal(note_modal(round, current)))
         }

@@ -52,7 +52,9 @@ fn guild_channel(ctx: &Ctx<'_>) -> Result<(GuildId, ChannelId), BotError> {
 /// Attune: a practice space for the two of you.
 #[poise::command(
     slash_command,
-    subcommands("setup", "timezone", "schedule", "pause", "resume", "status", "leave"),
+    subcommands(
+        "setup", "timezone", "schedule", "pause", "resume", "status", "export", "forget", "leave"
+    ),
     subcommand_required
 )]
 pub async fn attune(_ctx: Ctx<'_>) -> Result<(), BotError> {
@@ -497,4 +499,41 @@ pub async fn micro(ctx: Ctx<'_>) -> Result<(), BotError> {
 pub async fn repair(ctx: Ctx<'_>) -> Result<(), BotError> {
     let couple = my_couple(&ctx).await?;
     super::repair::command(ctx, &couple).await
+}
+
+/// Download everything you wrote in Attune, as a file only you see.
+#[poise::command(slash_command)]
+pub async fn export(ctx: Ctx<'_>) -> Result<(), BotError> {
+    let state = ctx.data();
+    let user = UserId(ctx.author().id.get());
+    // Building the file can take a moment on a long history; Discord allows 3 s to answer.
+    ctx.defer_ephemeral().await?;
+    let doc = crate::store::export::export(
+        &state.pool,
+        &state.config.privacy.keys,
+        user,
+        state.clock.now(),
+    )
+    .await?;
+    let bytes = serde_json::to_vec_pretty(&doc).map_err(BotError::internal)?;
+    tracing::info!(bytes = bytes.len(), "export sent");
+    ctx.send(
+        CreateReply::default()
+            .content(
+                "Here is everything Attune holds that you wrote or set — only you can see this. \
+                 Your partner's answers are theirs to export.",
+            )
+            .attachment(serenity::CreateAttachment::bytes(bytes, "attune-export.json"))
+            .ephemeral(true)
+            .allowed_mentions(no_pings()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Delete everything you wrote in Attune and unlink your couple (asks first).
+#[poise::command(slash_command)]
+pub async fn forget(ctx: Ctx<'_>) -> Result<(), BotError> {
+    ctx.send(render::forget_confirm()).await?;
+    Ok(())
 }

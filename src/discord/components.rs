@@ -60,6 +60,7 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state:
             };
             super::checkin::on_component(state, press.user, press.channel, id, action, values).await
         }
+        Ok(CustomId::Forget(_, action)) => on_forget(&press, action).await,
         Ok(CustomId::Micro(id, action)) => {
             super::micro::on_component(state, press.user, press.channel, id, action).await
         }
@@ -248,4 +249,39 @@ pub fn modal_value(rows: &[serenity::ActionRow], custom_id: &str) -> Option<Stri
             }
             _ => None,
         })
+}
+
+async fn on_forget(
+    p: &Press<'_>,
+    action: crate::domain::custom_id::ForgetAction,
+) -> Result<CreateInteractionResponse, BotError> {
+    use crate::domain::custom_id::ForgetAction;
+    if action == ForgetAction::Cancel {
+        return Ok(render::update_text("Okay — nothing was deleted. 💛"));
+    }
+    let now = p.state.clock.now();
+    let mut tx = p.state.pool.begin().await?;
+    let couples = crate::store::schedules::couples_of(&mut *tx, p.user).await?;
+    let mut notices = Vec::new();
+    for id in couples {
+        if let Some(c) = couples::get(&mut *tx, id, true).await? {
+            couples::end(&mut *tx, id, now).await?;
+            crate::store::jobs::cancel_all_pending(&mut *tx, id).await?;
+            let remaining: Vec<UserId> = c.partner_ids().into_iter().filter(|u| *u != p.user).collect();
+            notices.push((c.channel, remaining));
+        }
+    }
+    let rows = crate::store::privacy::forget(&mut tx, p.user).await?;
+    tx.commit().await?;
+    tracing::info!(rows, "a person was forgotten");
+    for (channel, remaining) in notices {
+        let msg = render::forgotten_notice(&remaining);
+        if let Err(e) = serenity::ChannelId::new(channel.0).send_message(&p.ctx.http, msg).await {
+            // The channel may be gone too; the forgetting itself is already done.
+            tracing::warn!(channel_id = %channel, error = %e, "could not post the forget notice");
+        }
+    }
+    Ok(render::update_text(
+        "Done. Everything you wrote in Attune has been deleted. Thank you for the practice you did here.",
+    ))
 }

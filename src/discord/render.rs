@@ -12,7 +12,7 @@ use serenity::{
 
 use super::no_pings;
 use crate::domain::couple::Couple;
-use crate::domain::custom_id::{CustomId, InviteAction, LeaveAction};
+use crate::domain::custom_id::{CustomId, ForgetAction, InviteAction, LeaveAction};
 use crate::domain::ids::{CoupleId, UserId};
 use crate::domain::schedule::{CoupleSettings, MicroFrequency, PartnerSchedule};
 use crate::store::invitations::Invitation;
@@ -359,4 +359,41 @@ pub fn ephemeral_response(text: impl Into<String>) -> CreateInteractionResponse 
             .ephemeral(true)
             .allowed_mentions(no_pings()),
     )
+}
+
+pub fn forget_confirm() -> CreateReply {
+    let id = uuid::Uuid::new_v4();
+    CreateReply::default()
+        .content(
+            "This deletes everything you wrote in Attune — check-in answers and notes, small \
+             moments, repair texts and agreements — and your settings, and unlinks you from your \
+             couple. Your partner's own answers stay theirs. It can't be undone; \
+             `/attune export` first if you'd like a copy.",
+        )
+        .components(vec![CreateActionRow::Buttons(vec![
+            CreateButton::new(CustomId::Forget(id, ForgetAction::Confirm).encode())
+                .label("Yes, forget me")
+                .style(serenity::ButtonStyle::Danger),
+            CreateButton::new(CustomId::Forget(id, ForgetAction::Cancel).encode())
+                .label("Keep my data")
+                .style(serenity::ButtonStyle::Secondary),
+        ])])
+        .ephemeral(true)
+        .allowed_mentions(no_pings())
+}
+
+/// Posted where a couple was linked, after one partner chose to be forgotten.
+pub fn forgotten_notice(remaining: &[UserId]) -> serenity::CreateMessage {
+    let who = remaining
+        .iter()
+        .map(|u| u.mention())
+        .collect::<Vec<_>>()
+        .join(" ");
+    serenity::CreateMessage::new()
+        .content(format!(
+            "{who} Your partner has chosen to remove their Attune data, so Attune is no longer \
+             linked here. Your own answers are still yours: `/attune export` shows them, and \
+             `/attune forget` removes them. Take good care of yourself. 💛"
+        ))
+        .allowed_mentions(ping(remaining))
 }

@@ -53,12 +53,16 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub async fn load(pool: &sqlx::PgPool, id: RepairId) -> sqlx::Result<Option<Snapshot>> {
+    pub async fn load(
+        pool: &sqlx::PgPool,
+        keys: &crate::crypto::Keyring,
+        id: RepairId,
+    ) -> sqlx::Result<Option<Snapshot>> {
         let Some(repair) = repairs::get(pool, id).await? else {
             return Ok(None);
         };
-        let shared = repairs::shared_texts(pool, id).await?;
-        let agreement = repairs::agreement_for(pool, id).await?;
+        let shared = repairs::shared_texts(pool, keys, id).await?;
+        let agreement = repairs::agreement_for(pool, keys, id).await?;
         Ok(Some(Snapshot {
             repair,
             shared,
@@ -883,7 +887,7 @@ pub async fn command(ctx: Ctx<'_>, couple: &Couple) -> Result<(), BotError> {
 
 /// "You already have one open": the current step, privately, with its buttons.
 async fn pointer(state: &AppState, id: RepairId) -> Result<Card, BotError> {
-    let snap = Snapshot::load(&state.pool, id)
+    let snap = Snapshot::load(&state.pool, &state.config.privacy.keys, id)
         .await?
         .ok_or_else(|| BotError::user(STALE_BUTTON))?;
     let lead = format!(
@@ -938,13 +942,13 @@ async fn on_start(
         };
     }
     if !moment.is_empty() {
-        repairs::save_draft(&mut *tx, rid, user, TextKind::Moment, 0, &moment, now).await?;
+        repairs::save_draft(&mut *tx, &state.config.privacy.keys, rid, user, TextKind::Moment, 0, &moment, now).await?;
     }
     crate::scheduler::repair::plan_activity(&mut tx, &state.config.repair, couple.id, rid, 0, now)
         .await?;
     tx.commit().await?;
     tracing::info!(couple_id = %couple.id, repair_id = %rid, "repair started");
-    let snap = Snapshot::load(&state.pool, rid)
+    let snap = Snapshot::load(&state.pool, &state.config.privacy.keys, rid)
         .await?
         .ok_or_else(|| BotError::user(STALE_BUTTON))?;
     let invite = card(&snap, &state.content, &state.config.repair, "", Some(user));
@@ -1044,15 +1048,15 @@ async fn act(
         let s = repair.state.clone();
         let mut facts = Facts::default();
         if let Some(kind) = action.text() {
-            let mine = repairs::text(&state.pool, rid, user, kind, s.round(kind)).await?;
+            let mine = repairs::text(&state.pool, &state.config.privacy.keys, rid, user, kind, s.round(kind)).await?;
             facts.mine = text_state(mine.as_ref());
             if kind == TextKind::Plan {
-                let theirs = repairs::text(&state.pool, rid, other, kind, s.round(kind)).await?;
+                let theirs = repairs::text(&state.pool, &state.config.privacy.keys, rid, other, kind, s.round(kind)).await?;
                 facts.other_plan = text_state(theirs.as_ref());
             }
         }
         if matches!(action, Action::Revisit(_)) {
-            facts.has_agreement = repairs::agreement_for(&state.pool, rid).await?.is_some();
+            facts.has_agreement = repairs::agreement_for(&state.pool, &state.config.privacy.keys, rid).await?.is_some();
         }
         let cx = dr::Cx {
             now,
@@ -1073,7 +1077,7 @@ async fn act(
         let (next, write) = match outcome {
             Outcome::Show(show) => return self::show(state, &repair, user, show).await,
             Outcome::Revisit(answer) => {
-                let agreement = repairs::agreement_for(&state.pool, rid)
+                let agreement = repairs::agreement_for(&state.pool, &state.config.privacy.keys, rid)
                     .await?
                     .ok_or_else(|| BotError::user(STALE_BUTTON))?;
                 repairs::save_revisit(&state.pool, agreement.id, user, answer, now).await?;
@@ -1109,18 +1113,18 @@ async fn act(
             Write::None => {}
             Write::Draft(kind) => {
                 let body = body.as_deref().unwrap_or_default();
-                repairs::save_draft(&mut *tx, rid, user, kind, s.round(kind), body, now).await?;
+                repairs::save_draft(&mut *tx, &state.config.privacy.keys, rid, user, kind, s.round(kind), body, now).await?;
             }
             Write::Shared(kind) => {
                 repairs::mark_shared(&mut *tx, rid, user, kind, s.round(kind), now).await?;
             }
             Write::Agreement(line) => {
                 let round = s.round(TextKind::Plan);
-                let chosen = repairs::text(&mut *tx, rid, repair.user(line), TextKind::Plan, round)
+                let chosen = repairs::text(&mut *tx, &state.config.privacy.keys, rid, repair.user(line), TextKind::Plan, round)
                     .await?
                     .ok_or_else(|| BotError::internal(anyhow::anyhow!("picked line missing")))?;
                 let agreement =
-                    repairs::create_agreement(&mut *tx, couple.id, rid, &chosen.body, now).await?;
+                    repairs::create_agreement(&mut *tx, &state.config.privacy.keys, couple.id, rid, &chosen.body, now).await?;
                 crate::scheduler::repair::plan_revisit(
                     &mut tx, cfg, couple.id, rid, agreement, now,
                 )
@@ -1156,7 +1160,7 @@ async fn show(
     Ok(match show {
         Show::Modal(kind) => {
             let round = repair.state.round(kind);
-            let draft = repairs::text(&state.pool, repair.id, user, kind, round).await?;
+            let draft = repairs::text(&state.pool, &state.config.privacy.keys, repair.id, user, kind, round).await?;
             CreateInteractionResponse::Modal(modal(
                 repair.id,
                 kind,
@@ -1189,7 +1193,7 @@ async fn respond(
     write: Write,
     action: Action,
 ) -> Result<CreateInteractionResponse, BotError> {
-    let snap = Snapshot::load(&state.pool, rid)
+    let snap = Snapshot::load(&state.pool, &state.config.privacy.keys, rid)
         .await?
         .ok_or_else(|| BotError::user(STALE_BUTTON))?;
     let lib = &state.content;
@@ -1200,7 +1204,7 @@ async fn respond(
         match (action, write) {
             (_, Write::Draft(kind)) => {
                 let round = prev.round(kind);
-                let draft = repairs::text(&state.pool, rid, user, kind, round)
+                let draft = repairs::text(&state.pool, &state.config.privacy.keys, rid, user, kind, round)
                     .await?
                     .ok_or_else(|| BotError::user(STALE_BUTTON))?;
                 return Ok(preview(rid, kind, &draft.body).private());
@@ -1267,7 +1271,7 @@ pub async fn scheduled_card(
     rid: RepairId,
     lead: &str,
 ) -> sqlx::Result<Option<(Snapshot, Card)>> {
-    let Some(snap) = Snapshot::load(&state.pool, rid).await? else {
+    let Some(snap) = Snapshot::load(&state.pool, &state.config.privacy.keys, rid).await? else {
         return Ok(None);
     };
     let c = card(&snap, &state.content, &state.config.repair, lead, None);

@@ -111,6 +111,7 @@ actions!(RepairAction {
     RevisitHard => "revhard",
 });
 
+actions!(ForgetAction { Confirm => "confirm", Cancel => "cancel" });
 actions!(MicroAction {
     Open => "open",
     Done => "done",
@@ -124,6 +125,9 @@ pub enum CustomId {
     Leave(CoupleId, LeaveAction),
     Checkin(CheckinId, CheckinAction),
     Micro(MicroId, MicroAction),
+    /// The uuid only makes each confirmation distinct: forgetting always acts on the person
+    /// who clicks, so a forged id can do nothing another click could not.
+    Forget(Uuid, ForgetAction),
     Repair(RepairId, RepairAction),
 }
 
@@ -148,6 +152,7 @@ impl CustomId {
             CustomId::Leave(id, a) => ("leave", id.0, a.as_str()),
             CustomId::Checkin(id, a) => ("ci", id.0, a.as_str()),
             CustomId::Micro(id, a) => ("mic", id.0, a.as_str()),
+            CustomId::Forget(id, a) => ("forget", id, a.as_str()),
             CustomId::Repair(id, a) => ("rep", id.0, a.as_str()),
         }
     }
@@ -202,6 +207,10 @@ impl FromStr for CustomId {
             "rep" => CustomId::Repair(
                 RepairId(uuid),
                 RepairAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
+            ),
+            "forget" => CustomId::Forget(
+                uuid,
+                ForgetAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
             ),
             _ => return Err(CustomIdError::UnknownKind),
         };

@@ -27,6 +27,9 @@ pub struct SandboxArgs {
     /// Seed for every random choice, so a run can be repeated exactly.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Log filter for the bot's own logs, written to stderr (the channel goes to stdout).
+    #[arg(long, default_value = "warn")]
+    pub log_level: String,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -63,6 +66,16 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
 
     let mut config = config;
     config.scheduler.seed = args.seed;
+    config.log.level = args.log_level.clone();
+    crate::telemetry::init(&config.log);
+    if !config.privacy.keys.is_enabled() {
+        // The scratch run shows the private path a careful host would use.
+        config.privacy.keys = crate::crypto::Keyring::parse(
+            Some(&crate::crypto::Keyring::generate()),
+            &[],
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+    }
     let stage = Stage::start(&config, start).await?;
     let mut show = Show::default();
     let outcome = play(&stage, &mut show, &args, zone_a.name(), zone_b.name()).await;

@@ -208,7 +208,7 @@ pub async fn remind(
     if couple.is_paused(now) {
         return Ok(Outcome::Skipped("paused"));
     }
-    if let Some(a) = checkins::answer(&st.pool, checkin, user).await? {
+    if let Some(a) = checkins::answer(&st.pool, &st.config.privacy.keys, checkin, user).await? {
         if a.submitted || a.skipped {
             return Ok(Outcome::Skipped("already answered"));
         }
@@ -238,7 +238,7 @@ pub async fn reveal(cx: &JobCx, checkin: CheckinId) -> Result<Outcome, JobError>
         return Ok(Outcome::Skipped("already revealed"));
     }
     checkins::mark_revealed(&mut *tx, checkin, now).await?;
-    let answers = checkins::answers(&mut *tx, checkin).await?;
+    let answers = checkins::answers(&mut *tx, &st.config.privacy.keys, checkin).await?;
     let Some(couple) = couples::get(&mut *tx, round.couple, true).await? else {
         tx.commit().await?;
         return Ok(Outcome::Skipped("couple ended"));

@@ -85,7 +85,9 @@ impl Scheduler {
             let limit = (st.config.scheduler.batch_size.max(1) as usize).min(pool_room);
             let mut inflight = futures::stream::FuturesUnordered::new();
             let mut due_maybe = true;
+            let mut last_sweep: Option<chrono::DateTime<chrono::Utc>> = None;
             loop {
+                self.retention_sweep(&mut last_sweep).await;
                 let stopping = *stop.borrow();
                 if stopping && inflight.is_empty() {
                     break;
@@ -114,6 +116,26 @@ impl Scheduler {
             }
             tracing::info!(owner = %self.owner, "scheduler stopped");
         })
+    }
+
+    /// Deletes raw answers past `privacy.retention_days`, at most once an hour of clock time.
+    /// Every process may sweep; the deletes are idempotent.
+    async fn retention_sweep(&self, last: &mut Option<chrono::DateTime<chrono::Utc>>) {
+        let st = &self.cx.state;
+        let Some(days) = st.config.privacy.retention_days else {
+            return;
+        };
+        let now = st.clock.now();
+        if last.is_some_and(|t| now - t < chrono::Duration::hours(1)) {
+            return;
+        }
+        *last = Some(now);
+        let before = now - chrono::Duration::days(i64::from(days));
+        match store::privacy::apply_retention(&st.pool, before).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "retention removed old answers"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed; will try again"),
+        }
     }
 
     async fn claim(&self, limit: i64) -> Vec<ClaimedJob> {

@@ -308,7 +308,7 @@ pub async fn revisit(
 ) -> Result<Outcome, JobError> {
     let st = &cx.state;
     let now = st.clock.now();
-    let Some(snap) = view::Snapshot::load(&st.pool, rid).await? else {
+    let Some(snap) = view::Snapshot::load(&st.pool, &st.config.privacy.keys, rid).await? else {
         return Ok(Outcome::Skipped("repair gone"));
     };
     if snap.agreement.as_ref().map(|a| a.id) != Some(agreement) {

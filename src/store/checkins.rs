@@ -4,6 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use crate::crypto::Keyring;
+
 use crate::domain::ids::{CheckinId, CoupleId, UserId};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -308,6 +310,7 @@ pub struct Answer {
 
 pub async fn answer(
     ex: impl PgExecutor<'_>,
+    keys: &Keyring,
     checkin: CheckinId,
     user: UserId,
 ) -> sqlx::Result<Option<Answer>> {
@@ -321,6 +324,7 @@ pub async fn answer(
     .await?;
     Ok(row.map(|mut a| {
         a.user = Some(user);
+        a.note = keys.open_lossy(a.note.as_deref());
         a
     }))
 }
@@ -332,7 +336,11 @@ struct AnswerRow {
     answer: Answer,
 }
 
-pub async fn answers(ex: impl PgExecutor<'_>, checkin: CheckinId) -> sqlx::Result<Vec<Answer>> {
+pub async fn answers(
+    ex: impl PgExecutor<'_>,
+    keys: &Keyring,
+    checkin: CheckinId,
+) -> sqlx::Result<Vec<Answer>> {
     let rows: Vec<AnswerRow> = sqlx::query_as(
         "select user_id, mood, feelings, guess, note, share_note, submitted, skipped
          from checkin_answers where checkin_id = $1",
@@ -344,6 +352,7 @@ pub async fn answers(ex: impl PgExecutor<'_>, checkin: CheckinId) -> sqlx::Resul
         .into_iter()
         .map(|r| Answer {
             user: Some(UserId::from_i64(r.user_id)),
+            note: keys.open_lossy(r.answer.note.as_deref()),
             ..r.answer
         })
         .collect())
@@ -351,6 +360,7 @@ pub async fn answers(ex: impl PgExecutor<'_>, checkin: CheckinId) -> sqlx::Resul
 
 pub async fn save_answer(
     ex: impl PgExecutor<'_>,
+    keys: &Keyring,
     checkin: CheckinId,
     user: UserId,
     a: &Answer,
@@ -369,7 +379,7 @@ pub async fn save_answer(
     .bind(a.mood)
     .bind(&a.feelings)
     .bind(a.guess)
-    .bind(&a.note)
+    .bind(a.note.as_deref().map(|n| keys.seal(n)))
     .bind(a.share_note)
     .bind(a.submitted)
     .bind(a.skipped)

@@ -3,10 +3,12 @@
 
 pub mod checkins;
 pub mod couples;
+pub mod export;
 pub mod invitations;
 pub mod jobs;
 pub mod micro;
 pub mod people;
+pub mod privacy;
 pub mod recap;
 pub mod repairs;
 pub mod schedules;

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::crypto::Keyring;
+
 use crate::domain::ids::{AgreementId, CoupleId, RepairId, UserId};
 use crate::domain::repair::{Picked, RevisitAnswer, Role, State, Status, Step, TextKind};
 
@@ -253,22 +255,23 @@ struct TextRow {
     shared: bool,
 }
 
-impl TryFrom<TextRow> for Text {
-    type Error = sqlx::Error;
-
-    fn try_from(r: TextRow) -> Result<Self, Self::Error> {
+impl TextRow {
+    fn open(self, keys: &Keyring) -> sqlx::Result<Text> {
         Ok(Text {
-            writer: UserId::from_i64(r.writer),
-            kind: TextKind::parse(&r.kind).ok_or_else(|| bad("text kind", &r.kind))?,
-            round: r.round,
-            body: r.body,
-            shared: r.shared,
+            writer: UserId::from_i64(self.writer),
+            kind: TextKind::parse(&self.kind).ok_or_else(|| bad("text kind", &self.kind))?,
+            round: self.round,
+            body: keys
+                .open(&self.body)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            shared: self.shared,
         })
     }
 }
 
 pub async fn text(
     ex: impl PgExecutor<'_>,
+    keys: &Keyring,
     repair: RepairId,
     writer: UserId,
     kind: TextKind,
@@ -284,11 +287,15 @@ pub async fn text(
     .bind(round)
     .fetch_optional(ex)
     .await?;
-    row.map(Text::try_from).transpose()
+    row.map(|r| r.open(keys)).transpose()
 }
 
 /// Only what its writers chose to share, oldest first: the one list views may quote from.
-pub async fn shared_texts(ex: impl PgExecutor<'_>, repair: RepairId) -> sqlx::Result<Vec<Text>> {
+pub async fn shared_texts(
+    ex: impl PgExecutor<'_>,
+    keys: &Keyring,
+    repair: RepairId,
+) -> sqlx::Result<Vec<Text>> {
     let rows: Vec<TextRow> = sqlx::query_as(
         "select writer, kind, round, body, shared from repair_texts
          where repair_id = $1 and shared order by shared_at, kind, round",
@@ -296,12 +303,14 @@ pub async fn shared_texts(ex: impl PgExecutor<'_>, repair: RepairId) -> sqlx::Re
     .bind(repair.0)
     .fetch_all(ex)
     .await?;
-    rows.into_iter().map(Text::try_from).collect()
+    rows.into_iter().map(|r| r.open(keys)).collect()
 }
 
 /// Saves a private draft. A text that was already shared is never changed (false).
+#[allow(clippy::too_many_arguments)]
 pub async fn save_draft(
     ex: impl PgExecutor<'_>,
+    keys: &Keyring,
     repair: RepairId,
     writer: UserId,
     kind: TextKind,
@@ -320,7 +329,7 @@ pub async fn save_draft(
     .bind(writer.as_i64())
     .bind(kind.as_str())
     .bind(round)
-    .bind(body)
+    .bind(keys.seal(body))
     .bind(now)
     .execute(ex)
     .await?
@@ -369,20 +378,23 @@ struct AgreementRow {
     created_at: DateTime<Utc>,
 }
 
-impl From<AgreementRow> for Agreement {
-    fn from(r: AgreementRow) -> Self {
-        Agreement {
-            id: AgreementId(r.id),
-            couple: CoupleId(r.couple_id),
-            repair: RepairId(r.repair_id),
-            text: r.text,
-            created_at: r.created_at,
-        }
+impl AgreementRow {
+    fn open(self, keys: &Keyring) -> sqlx::Result<Agreement> {
+        Ok(Agreement {
+            id: AgreementId(self.id),
+            couple: CoupleId(self.couple_id),
+            repair: RepairId(self.repair_id),
+            text: keys
+                .open(&self.text)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            created_at: self.created_at,
+        })
     }
 }
 
 pub async fn create_agreement(
     ex: impl PgExecutor<'_>,
+    keys: &Keyring,
     couple: CoupleId,
     repair: RepairId,
     text: &str,
@@ -396,7 +408,7 @@ pub async fn create_agreement(
     .bind(id.0)
     .bind(couple.0)
     .bind(repair.0)
-    .bind(text)
+    .bind(keys.seal(text))
     .bind(now)
     .execute(ex)
     .await?;
@@ -405,6 +417,7 @@ pub async fn create_agreement(
 
 pub async fn agreement_for(
     ex: impl PgExecutor<'_>,
+    keys: &Keyring,
     repair: RepairId,
 ) -> sqlx::Result<Option<Agreement>> {
     let row: Option<AgreementRow> = sqlx::query_as(
@@ -413,7 +426,7 @@ pub async fn agreement_for(
     .bind(repair.0)
     .fetch_optional(ex)
     .await?;
-    Ok(row.map(Into::into))
+    row.map(|r| r.open(keys)).transpose()
 }
 
 /// Stores (or changes) one partner's answer about how an agreement is going.

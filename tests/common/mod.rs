@@ -28,6 +28,9 @@ pub fn base_config() -> Config {
     let mut c = Config::from_env_only().expect("test configuration");
     // Fixed, so every random choice in a test run repeats exactly.
     c.scheduler.seed = 7;
+    // Every journey runs with encryption at rest, as a careful host would.
+    c.privacy.keys =
+        attune::crypto::Keyring::parse(Some(&attune::crypto::Keyring::generate()), &[]).unwrap();
     c
 }
 
