@@ -354,7 +354,10 @@ async fn full_repair_reaches_an_agreement_and_closes_warmly() {
         .await
         .unwrap();
     // Sealed at rest; the configured key opens it.
-    assert!(!agreement.contains("SENTINEL"), "agreements are encrypted at rest");
+    assert!(
+        !agreement.contains("SENTINEL"),
+        "agreements are encrypted at rest"
+    );
     let agreement = stage.config.privacy.keys.open(&agreement).unwrap();
     assert_eq!(agreement, "SENTINEL-LINE we say pause when talk gets fast.");
     let (ci, cp): (Option<i16>, Option<i16>) =

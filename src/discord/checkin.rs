@@ -409,7 +409,15 @@ async fn change(
         .await?
         .unwrap_or_default();
     f(&mut a)?;
-    checkins::save_answer(&mut *tx, &cx.state.config.privacy.keys, round, cx.user, &a, now).await?;
+    checkins::save_answer(
+        &mut *tx,
+        &cx.state.config.privacy.keys,
+        round,
+        cx.user,
+        &a,
+        now,
+    )
+    .await?;
     // Everyone asked has settled: bring the reveal forward to now. The lock makes this
     // exactly-once.
     let all = checkins::answers(&mut *tx, &cx.state.config.privacy.keys, round).await?;

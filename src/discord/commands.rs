@@ -523,7 +523,10 @@ pub async fn export(ctx: Ctx<'_>) -> Result<(), BotError> {
                 "Here is everything Attune holds that you wrote or set — only you can see this. \
                  Your partner's answers are theirs to export.",
             )
-            .attachment(serenity::CreateAttachment::bytes(bytes, "attune-export.json"))
+            .attachment(serenity::CreateAttachment::bytes(
+                bytes,
+                "attune-export.json",
+            ))
             .ephemeral(true)
             .allowed_mentions(no_pings()),
     )

@@ -267,7 +267,11 @@ async fn on_forget(
         if let Some(c) = couples::get(&mut *tx, id, true).await? {
             couples::end(&mut *tx, id, now).await?;
             crate::store::jobs::cancel_all_pending(&mut *tx, id).await?;
-            let remaining: Vec<UserId> = c.partner_ids().into_iter().filter(|u| *u != p.user).collect();
+            let remaining: Vec<UserId> = c
+                .partner_ids()
+                .into_iter()
+                .filter(|u| *u != p.user)
+                .collect();
             notices.push((c.channel, remaining));
         }
     }
@@ -276,7 +280,10 @@ async fn on_forget(
     tracing::info!(rows, "a person was forgotten");
     for (channel, remaining) in notices {
         let msg = render::forgotten_notice(&remaining);
-        if let Err(e) = serenity::ChannelId::new(channel.0).send_message(&p.ctx.http, msg).await {
+        if let Err(e) = serenity::ChannelId::new(channel.0)
+            .send_message(&p.ctx.http, msg)
+            .await
+        {
             // The channel may be gone too; the forgetting itself is already done.
             tracing::warn!(channel_id = %channel, error = %e, "could not post the forget notice");
         }

@@ -942,7 +942,17 @@ async fn on_start(
         };
     }
     if !moment.is_empty() {
-        repairs::save_draft(&mut *tx, &state.config.privacy.keys, rid, user, TextKind::Moment, 0, &moment, now).await?;
+        repairs::save_draft(
+            &mut *tx,
+            &state.config.privacy.keys,
+            rid,
+            user,
+            TextKind::Moment,
+            0,
+            &moment,
+            now,
+        )
+        .await?;
     }
     crate::scheduler::repair::plan_activity(&mut tx, &state.config.repair, couple.id, rid, 0, now)
         .await?;
@@ -1048,15 +1058,34 @@ async fn act(
         let s = repair.state.clone();
         let mut facts = Facts::default();
         if let Some(kind) = action.text() {
-            let mine = repairs::text(&state.pool, &state.config.privacy.keys, rid, user, kind, s.round(kind)).await?;
+            let mine = repairs::text(
+                &state.pool,
+                &state.config.privacy.keys,
+                rid,
+                user,
+                kind,
+                s.round(kind),
+            )
+            .await?;
             facts.mine = text_state(mine.as_ref());
             if kind == TextKind::Plan {
-                let theirs = repairs::text(&state.pool, &state.config.privacy.keys, rid, other, kind, s.round(kind)).await?;
+                let theirs = repairs::text(
+                    &state.pool,
+                    &state.config.privacy.keys,
+                    rid,
+                    other,
+                    kind,
+                    s.round(kind),
+                )
+                .await?;
                 facts.other_plan = text_state(theirs.as_ref());
             }
         }
         if matches!(action, Action::Revisit(_)) {
-            facts.has_agreement = repairs::agreement_for(&state.pool, &state.config.privacy.keys, rid).await?.is_some();
+            facts.has_agreement =
+                repairs::agreement_for(&state.pool, &state.config.privacy.keys, rid)
+                    .await?
+                    .is_some();
         }
         let cx = dr::Cx {
             now,
@@ -1077,9 +1106,10 @@ async fn act(
         let (next, write) = match outcome {
             Outcome::Show(show) => return self::show(state, &repair, user, show).await,
             Outcome::Revisit(answer) => {
-                let agreement = repairs::agreement_for(&state.pool, &state.config.privacy.keys, rid)
-                    .await?
-                    .ok_or_else(|| BotError::user(STALE_BUTTON))?;
+                let agreement =
+                    repairs::agreement_for(&state.pool, &state.config.privacy.keys, rid)
+                        .await?
+                        .ok_or_else(|| BotError::user(STALE_BUTTON))?;
                 repairs::save_revisit(&state.pool, agreement.id, user, answer, now).await?;
                 tracing::info!(couple_id = %couple.id, repair_id = %rid, answer = answer.as_str(), "agreement revisited");
                 return Ok(Card::text(revisit_thanks(answer)).private());
@@ -1113,18 +1143,42 @@ async fn act(
             Write::None => {}
             Write::Draft(kind) => {
                 let body = body.as_deref().unwrap_or_default();
-                repairs::save_draft(&mut *tx, &state.config.privacy.keys, rid, user, kind, s.round(kind), body, now).await?;
+                repairs::save_draft(
+                    &mut *tx,
+                    &state.config.privacy.keys,
+                    rid,
+                    user,
+                    kind,
+                    s.round(kind),
+                    body,
+                    now,
+                )
+                .await?;
             }
             Write::Shared(kind) => {
                 repairs::mark_shared(&mut *tx, rid, user, kind, s.round(kind), now).await?;
             }
             Write::Agreement(line) => {
                 let round = s.round(TextKind::Plan);
-                let chosen = repairs::text(&mut *tx, &state.config.privacy.keys, rid, repair.user(line), TextKind::Plan, round)
-                    .await?
-                    .ok_or_else(|| BotError::internal(anyhow::anyhow!("picked line missing")))?;
-                let agreement =
-                    repairs::create_agreement(&mut *tx, &state.config.privacy.keys, couple.id, rid, &chosen.body, now).await?;
+                let chosen = repairs::text(
+                    &mut *tx,
+                    &state.config.privacy.keys,
+                    rid,
+                    repair.user(line),
+                    TextKind::Plan,
+                    round,
+                )
+                .await?
+                .ok_or_else(|| BotError::internal(anyhow::anyhow!("picked line missing")))?;
+                let agreement = repairs::create_agreement(
+                    &mut *tx,
+                    &state.config.privacy.keys,
+                    couple.id,
+                    rid,
+                    &chosen.body,
+                    now,
+                )
+                .await?;
                 crate::scheduler::repair::plan_revisit(
                     &mut tx, cfg, couple.id, rid, agreement, now,
                 )
@@ -1160,7 +1214,15 @@ async fn show(
     Ok(match show {
         Show::Modal(kind) => {
             let round = repair.state.round(kind);
-            let draft = repairs::text(&state.pool, &state.config.privacy.keys, repair.id, user, kind, round).await?;
+            let draft = repairs::text(
+                &state.pool,
+                &state.config.privacy.keys,
+                repair.id,
+                user,
+                kind,
+                round,
+            )
+            .await?;
             CreateInteractionResponse::Modal(modal(
                 repair.id,
                 kind,
@@ -1204,9 +1266,16 @@ async fn respond(
         match (action, write) {
             (_, Write::Draft(kind)) => {
                 let round = prev.round(kind);
-                let draft = repairs::text(&state.pool, &state.config.privacy.keys, rid, user, kind, round)
-                    .await?
-                    .ok_or_else(|| BotError::user(STALE_BUTTON))?;
+                let draft = repairs::text(
+                    &state.pool,
+                    &state.config.privacy.keys,
+                    rid,
+                    user,
+                    kind,
+                    round,
+                )
+                .await?
+                .ok_or_else(|| BotError::user(STALE_BUTTON))?;
                 return Ok(preview(rid, kind, &draft.body).private());
             }
             (_, Write::Shared(TextKind::Moment)) => {

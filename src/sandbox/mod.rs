@@ -70,11 +70,9 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
     crate::telemetry::init(&config.log);
     if !config.privacy.keys.is_enabled() {
         // The scratch run shows the private path a careful host would use.
-        config.privacy.keys = crate::crypto::Keyring::parse(
-            Some(&crate::crypto::Keyring::generate()),
-            &[],
-        )
-        .map_err(|e| anyhow::anyhow!(e))?;
+        config.privacy.keys =
+            crate::crypto::Keyring::parse(Some(&crate::crypto::Keyring::generate()), &[])
+                .map_err(|e| anyhow::anyhow!(e))?;
     }
     let stage = Stage::start(&config, start).await?;
     let mut show = Show::default();

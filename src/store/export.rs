@@ -73,14 +73,20 @@ pub async fn export(
     .bind(id)
     .fetch_all(pool)
     .await?;
-    let micro: Vec<(String, String, String, DateTime<Utc>, Option<String>, Option<DateTime<Utc>>)> =
-        sqlx::query_as(
-            "select prompt_id, concept, source, created_at, outcome, outcome_at
+    let micro: Vec<(
+        String,
+        String,
+        String,
+        DateTime<Utc>,
+        Option<String>,
+        Option<DateTime<Utc>>,
+    )> = sqlx::query_as(
+        "select prompt_id, concept, source, created_at, outcome, outcome_at
              from micro_prompts where user_id = $1 order by created_at",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
     let texts: Vec<(Uuid, String, i16, String, bool, DateTime<Utc>)> = sqlx::query_as(
         "select repair_id, kind, round, body, shared, updated_at from repair_texts
          where writer = $1 order by created_at",
@@ -88,16 +94,24 @@ pub async fn export(
     .bind(id)
     .fetch_all(pool)
     .await?;
-    let repairs: Vec<(Uuid, bool, String, String, DateTime<Utc>, Option<DateTime<Utc>>, Option<i16>, Option<i16>)> =
-        sqlx::query_as(
-            "select id, initiator = $1, step, status, created_at, closed_at,
+    let repairs: Vec<(
+        Uuid,
+        bool,
+        String,
+        String,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<i16>,
+        Option<i16>,
+    )> = sqlx::query_as(
+        "select id, initiator = $1, step, status, created_at, closed_at,
                     case when initiator = $1 then initiator_activation else partner_activation end,
                     case when initiator = $1 then initiator_connection else partner_connection end
              from repairs where initiator = $1 or partner = $1 order by created_at",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
     let agreements: Vec<(Uuid, Uuid, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
         "select a.id, a.repair_id, a.text, a.created_at, v.answer
          from agreements a join repairs r on r.id = a.repair_id
@@ -107,7 +121,10 @@ pub async fn export(
     .bind(id)
     .fetch_all(pool)
     .await?;
-    let open = |s: &str| keys.open(s).unwrap_or_else(|_| "(could not be decrypted)".into());
+    let open = |s: &str| {
+        keys.open(s)
+            .unwrap_or_else(|_| "(could not be decrypted)".into())
+    };
     Ok(json!({
         "format": "attune-export",
         "version": FORMAT_VERSION,

@@ -14,7 +14,11 @@ use crate::domain::ids::UserId;
 /// Adding a text column means adding it here, so keys, rotation and checks cover it.
 pub const SEALED_COLUMNS: &[(&str, &[&str], &str)] = &[
     ("checkin_answers", &["checkin_id", "user_id"], "note"),
-    ("repair_texts", &["repair_id", "writer", "kind", "round"], "body"),
+    (
+        "repair_texts",
+        &["repair_id", "writer", "kind", "round"],
+        "body",
+    ),
     ("agreements", &["id"], "text"),
 ];
 
@@ -107,7 +111,11 @@ pub async fn apply_retention(pool: &PgPool, before: DateTime<Utc>) -> sqlx::Resu
         "delete from agreement_revisits where at < $1",
         "delete from agreements where created_at < $1",
     ] {
-        n += sqlx::query(sql).bind(before).execute(&mut *tx).await?.rows_affected();
+        n += sqlx::query(sql)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     }
     tx.commit().await?;
     Ok(n)

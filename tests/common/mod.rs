@@ -24,13 +24,30 @@ pub fn init_logging() {
     });
 }
 
+thread_local! {
+    static KEYS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The key text behind a keyring made by `base_config` (keys live only in memory in tests).
+pub fn key_text(k: &attune::crypto::Keyring) -> String {
+    let id = k.current_id().expect("a key").to_string();
+    KEYS.with(|keys| {
+        keys.borrow()
+            .iter()
+            .find(|t| t.starts_with(&format!("{id}:")))
+            .cloned()
+            .expect("key made by base_config on this thread")
+    })
+}
+
 pub fn base_config() -> Config {
     let mut c = Config::from_env_only().expect("test configuration");
     // Fixed, so every random choice in a test run repeats exactly.
     c.scheduler.seed = 7;
     // Every journey runs with encryption at rest, as a careful host would.
-    c.privacy.keys =
-        attune::crypto::Keyring::parse(Some(&attune::crypto::Keyring::generate()), &[]).unwrap();
+    let key = attune::crypto::Keyring::generate();
+    KEYS.with(|keys| keys.borrow_mut().push(key.clone()));
+    c.privacy.keys = attune::crypto::Keyring::parse(Some(&key), &[]).unwrap();
     c
 }
 
