@@ -429,3 +429,25 @@ async fn timezone_bad_input_and_autocomplete() {
     assert!(choices.len() <= 25);
     finish(stage).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_the_bot_cannot_post_in_explains_itself() {
+    let stage = stage().await;
+    stage.fake.set_channel_forbidden(CHANNEL, true);
+    let before = snapshot(&stage).await;
+    let r = stage
+        .cmd(
+            ALICE,
+            "attune setup",
+            vec![("partner", json!(BOB.to_string()))],
+        )
+        .await
+        .unwrap();
+    let text = ephemeral_text(&r, ALICE);
+    assert!(
+        text.contains("can't post in this channel") && text.contains("Send Messages"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&stage).await, before, "nothing was written");
+    finish(stage).await;
+}

@@ -21,6 +21,20 @@ pub fn all() -> Vec<poise::Command<std::sync::Arc<crate::app::AppState>, BotErro
     vec![attune(), checkin(), micro(), recap(), repair()]
 }
 
+/// Refuses, with what to fix, when Discord says the bot cannot see or post in this channel
+/// (everything a couple does here ends in a post the bot must be able to make).
+fn require_post_permission(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    if let poise::Context::Application(app) = ctx {
+        if let Some(p) = app.interaction.app_permissions {
+            let needed = serenity::Permissions::VIEW_CHANNEL | serenity::Permissions::SEND_MESSAGES;
+            if !p.contains(needed) {
+                return Err(BotError::user(render::CANNOT_POST_HERE));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The live couple in this channel, if the caller is one of its partners.
 async fn my_couple(ctx: &Ctx<'_>) -> Result<crate::domain::couple::Couple, BotError> {
     let (_, channel) = guild_channel(ctx)?;
@@ -68,6 +82,7 @@ pub async fn setup(
     #[description = "The person you want to practise with"] partner: serenity::User,
 ) -> Result<(), BotError> {
     let (guild, channel) = guild_channel(&ctx)?;
+    require_post_permission(&ctx)?;
     let inviter = UserId(ctx.author().id.get());
     let invitee = UserId(partner.id.get());
     if partner.bot {
@@ -175,6 +190,7 @@ pub async fn leave(ctx: Ctx<'_>) -> Result<(), BotError> {
 #[poise::command(slash_command)]
 pub async fn checkin(ctx: Ctx<'_>) -> Result<(), BotError> {
     let couple = my_couple(&ctx).await?;
+    require_post_permission(&ctx)?;
     let state = ctx.data();
     let now = state.clock.now();
     let user = UserId(ctx.author().id.get());
@@ -498,6 +514,7 @@ pub async fn micro(ctx: Ctx<'_>) -> Result<(), BotError> {
 #[poise::command(slash_command)]
 pub async fn repair(ctx: Ctx<'_>) -> Result<(), BotError> {
     let couple = my_couple(&ctx).await?;
+    require_post_permission(&ctx)?;
     super::repair::command(ctx, &couple).await
 }
 

@@ -39,6 +39,8 @@ pub const NO_COUPLE_HERE: &str =
     "There's no Attune couple in this channel yet. Start with `/attune setup partner:@them`.";
 pub const NOT_YOUR_SPACE: &str =
     "This channel is another couple's space, so I can't do that for you here.";
+pub const CANNOT_POST_HERE: &str =
+    "I can't post in this channel yet. Please let me View Channel, Send Messages, Embed Links and Attach Files here (channel settings → Permissions), then try again.";
 pub const STALE_BUTTON: &str = "That button isn't active any more. Nothing was changed.";
 pub const WRONG_CHANNEL: &str = "That button belongs to another channel. Nothing was changed.";
 pub const ZONE_EMPTY: &str = "Please give a time zone, like `Europe/Berlin` or just `Berlin`.";

@@ -757,6 +757,11 @@ impl FakeDiscord {
             },
             data,
         );
+        // Discord tells the app what it may do in the channel; a channel the bot was shut out
+        // of says so here too.
+        if self.state().forbidden.contains(&channel) {
+            d.insert("app_permissions".into(), serde_json::json!("0"));
+        }
         if let Some(mid) = source {
             let st = self.state();
             if let Some(m) = st.messages.get(&mid) {
