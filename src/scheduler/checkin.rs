@@ -4,7 +4,7 @@
 
 use chrono::{Duration, NaiveDate, Timelike};
 
-use super::{plan, JobCx, JobError, Outcome};
+use super::{gone, plan, JobCx, JobError, Outcome};
 use crate::discord::{checkin as view, post};
 use crate::domain::ids::{CheckinId, CoupleId, JobId, UserId};
 use crate::domain::jobs::Job;
@@ -12,21 +12,6 @@ use crate::domain::schedule::Slot;
 use crate::domain::time::local_instant;
 use crate::store::checkins::Checkin;
 use crate::store::{checkins, couples, jobs, schedules};
-
-pub(super) fn gone(
-    couple: CoupleId,
-    channel: crate::domain::ids::ChannelId,
-    e: post::PostError,
-) -> JobError {
-    match e {
-        post::PostError::Gone { status } => JobError::Gone {
-            couple,
-            channel,
-            status,
-        },
-        other => other.into(),
-    }
-}
 
 /// Opens (or joins) a round and schedules its reveal and reminder, then posts.
 pub async fn post(

@@ -57,6 +57,23 @@ impl From<crate::discord::post::PostError> for JobError {
     }
 }
 
+/// Sorts a failed post: a channel that is gone for good pauses its couple; anything else is
+/// retried with back-off.
+pub(crate) fn gone(
+    couple: CoupleId,
+    channel: ChannelId,
+    e: crate::discord::post::PostError,
+) -> JobError {
+    match e {
+        crate::discord::post::PostError::Gone { status } => JobError::Gone {
+            couple,
+            channel,
+            status,
+        },
+        other => other.into(),
+    }
+}
+
 pub struct Scheduler {
     cx: JobCx,
     owner: Uuid,

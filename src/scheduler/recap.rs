@@ -5,7 +5,7 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::checkin::gone;
+use super::gone;
 use super::{plan, JobCx, JobError, Outcome};
 use crate::app::AppState;
 use crate::discord::post;

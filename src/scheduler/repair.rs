@@ -7,11 +7,11 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
-use super::{JobCx, JobError, Outcome};
+use super::{gone, JobCx, JobError, Outcome};
 use crate::config::RepairConfig;
 use crate::discord::render::ts;
 use crate::discord::{post, repair as view};
-use crate::domain::ids::{AgreementId, ChannelId, CoupleId, JobId, RepairId};
+use crate::domain::ids::{AgreementId, CoupleId, JobId, RepairId};
 use crate::domain::jobs::Job;
 use crate::domain::repair::{self as dr, State, Status};
 use crate::store::checkins::nonce_for;
@@ -19,17 +19,6 @@ use crate::store::{couples, jobs, repairs};
 
 /// How often a revisit that met a paused couple is pushed past the pause before it gives up.
 const MAX_REVISIT_ATTEMPTS: u8 = 5;
-
-fn gone(couple: CoupleId, channel: ChannelId, e: post::PostError) -> JobError {
-    match e {
-        post::PostError::Gone { status } => JobError::Gone {
-            couple,
-            channel,
-            status,
-        },
-        other => other.into(),
-    }
-}
 
 async fn cancel(tx: &mut PgConnection, couple: CoupleId, kinds: &[&str]) -> sqlx::Result<()> {
     for kind in kinds {
