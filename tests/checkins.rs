@@ -11,25 +11,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::*;
 use serde_json::json;
 
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
 /// 05:00 UTC: before both partners' 08:00 (Berlin 07:00Z, New York 13:00Z).
 fn early() -> DateTime<Utc> {
     at("2026-11-25T05:00:00Z")
-}
-
-async fn couple_with_zones(stage: &Stage, a: &str, b: &str) {
-    couple_up(stage).await;
-    stage
-        .cmd(ALICE, "attune timezone", vec![("zone", json!(a))])
-        .await
-        .unwrap();
-    stage
-        .cmd(BOB, "attune timezone", vec![("zone", json!(b))])
-        .await
-        .unwrap();
 }
 
 fn posts_for(stage: &Stage, user: u64) -> Vec<FakeMessage> {

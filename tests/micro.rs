@@ -12,20 +12,6 @@ use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use common::*;
 use serde_json::json;
 
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-async fn couple_with_zones(stage: &Stage, a: &str, b: &str) {
-    couple_up(stage).await;
-    for (u, z) in [(ALICE, a), (BOB, b)] {
-        stage
-            .cmd(u, "attune timezone", vec![("zone", json!(z))])
-            .await
-            .unwrap();
-    }
-}
-
 fn teasers(stage: &Stage, user: u64) -> Vec<FakeMessage> {
     stage
         .fake

@@ -9,22 +9,11 @@ use std::process::Command;
 use attune::crypto::Keyring;
 use attune::sandbox::fake::FakeMessage;
 use attune::sandbox::stage::{Stage, ALICE, BOB, CHANNEL};
-use chrono::{DateTime, Utc};
 use common::*;
-use serde_json::{json, Value};
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
+use serde_json::Value;
 
 async fn couple_in_berlin(stage: &Stage) {
-    couple_up(stage).await;
-    for u in [ALICE, BOB] {
-        stage
-            .cmd(u, "attune timezone", vec![("zone", json!("Europe/Berlin"))])
-            .await
-            .unwrap();
-    }
+    couple_with_zones(stage, "Europe/Berlin", "Europe/Berlin").await;
 }
 
 fn post_for(stage: &Stage, user: u64) -> FakeMessage {

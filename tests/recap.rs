@@ -12,22 +12,6 @@ use chrono::{DateTime, Utc};
 use common::*;
 use serde_json::json;
 
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-async fn couple_with_zones(stage: &Stage, a: &str, b: &str) {
-    couple_up(stage).await;
-    stage
-        .cmd(ALICE, "attune timezone", vec![("zone", json!(a))])
-        .await
-        .unwrap();
-    stage
-        .cmd(BOB, "attune timezone", vec![("zone", json!(b))])
-        .await
-        .unwrap();
-}
-
 /// The scheduled weekly recaps in the channel.
 fn recaps(stage: &Stage) -> Vec<FakeMessage> {
     stage

@@ -135,3 +135,18 @@ pub async fn snapshot(stage: &Stage) -> Vec<(String, i64)> {
     }
     out
 }
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// A linked couple, alice in zone `a` and bob in zone `b`.
+pub async fn couple_with_zones(stage: &Stage, a: &str, b: &str) {
+    couple_up(stage).await;
+    for (user, zone) in [(ALICE, a), (BOB, b)] {
+        stage
+            .cmd(user, "attune timezone", vec![("zone", json!(zone))])
+            .await
+            .unwrap();
+    }
+}
