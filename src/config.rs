@@ -571,11 +571,14 @@ fn figment_error(e: figment::Error) -> ConfigError {
     let mut path = e.path.join(".");
     let problem = match &e.kind {
         Kind::UnknownField(field, expected) => {
-            path = if path.is_empty() {
-                field.clone()
-            } else {
-                format!("{path}.{field}")
-            };
+            // figment usually puts the field in the path already; add it only when missing.
+            if !path.ends_with(field.as_str()) {
+                path = if path.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{path}.{field}")
+                };
+            }
             if expected.is_empty() {
                 "unknown key".to_string()
             } else {
