@@ -54,9 +54,20 @@ impl From<sqlx::Error> for BotError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 BotError::Unavailable(e)
             }
+            // The server closed our connection (restart, failover, pg_terminate_backend): the
+            // transaction was rolled back, so "try again" is both kind and true.
+            sqlx::Error::Database(ref d) if d.code().as_deref().is_some_and(connection_lost) => {
+                BotError::Unavailable(e)
+            }
             other => BotError::Internal(other.into()),
         }
     }
+}
+
+/// SQLSTATEs that mean the connection went away rather than the query being wrong: class 08
+/// (connection exception) and 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now).
+fn connection_lost(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 impl From<serenity::Error> for BotError {
