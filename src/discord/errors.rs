@@ -14,6 +14,10 @@ pub enum BotError {
     /// The database is away for the moment; the person is asked to try again.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The work did not finish within the time Discord gives us to answer (a lock held
+    /// elsewhere, a silent network); the person is asked to try again.
+    #[error("no answer within {0:?}")]
+    TooSlow(std::time::Duration),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -31,7 +35,7 @@ impl BotError {
     pub fn user_text(&self) -> String {
         match self {
             BotError::User(t) => t.clone(),
-            BotError::Unavailable(_) => render::TRY_AGAIN.to_string(),
+            BotError::Unavailable(_) | BotError::TooSlow(_) => render::TRY_AGAIN.to_string(),
             BotError::Internal(_) => render::SORRY.to_string(),
         }
     }
@@ -41,6 +45,7 @@ impl BotError {
         match self {
             BotError::User(_) => tracing::debug!(what, "refused with a user message"),
             BotError::Unavailable(e) => tracing::warn!(what, error = %e, "database unavailable"),
+            BotError::TooSlow(d) => tracing::warn!(what, after = ?d, "gave up to answer in time"),
             BotError::Internal(e) => {
                 tracing::error!(what, error = format!("{e:#}"), "internal error")
             }
@@ -54,6 +59,9 @@ impl From<sqlx::Error> for BotError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 BotError::Unavailable(e)
             }
+            // What sqlx reports when the server (or a proxy in front of it) closes a new
+            // connection during the handshake, e.g. "unexpected response from SSLRequest".
+            sqlx::Error::Protocol(_) => BotError::Unavailable(e),
             // The server closed our connection (restart, failover, pg_terminate_backend): the
             // transaction was rolled back, so "try again" is both kind and true.
             sqlx::Error::Database(ref d) if d.code().as_deref().is_some_and(connection_lost) => {
