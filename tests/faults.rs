@@ -824,6 +824,28 @@ async fn kill_9_mid_burst_posts_each_prompt_once_and_keeps_acknowledged_answers(
         let n = fake.messages(FIRST_BURST_CHANNEL + i).len();
         assert_eq!(n, 1, "channel {i} got {n} prompts");
     }
+    // A prompt sent again by the new process (its first send was in flight at the kill)
+    // carried the first send's nonce, so Discord could hand back the first message.
+    let mut by_channel: std::collections::HashMap<String, Vec<serde_json::Value>> =
+        std::collections::HashMap::new();
+    for r in fake.requests() {
+        if r.method == "POST" && r.path.contains("/channels/8") {
+            let body = r.body.unwrap_or_default();
+            assert_eq!(body["enforce_nonce"], json!(true), "{}", r.path);
+            by_channel
+                .entry(r.path)
+                .or_default()
+                .push(body["nonce"].clone());
+        }
+    }
+    let resent = by_channel.values().filter(|n| n.len() > 1).count();
+    for (path, nonces) in &by_channel {
+        assert!(
+            nonces.iter().all(|n| n == &nonces[0] && n.is_string()),
+            "{path}: {nonces:?}"
+        );
+    }
+    eprintln!("{resent} prompts were sent again after the kill, each with its first nonce");
     assert_eq!(
         scalar(
             &pool,

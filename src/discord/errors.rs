@@ -114,3 +114,27 @@ pub async fn on_error(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_asks_to_try_again() {
+        for code in ["08006", "08003", "57P01", "57P02", "57P03"] {
+            assert!(connection_lost(code), "{code}");
+        }
+        // A constraint violation or a syntax error is our bug, not an outage.
+        for code in ["23505", "42601", "57014"] {
+            assert!(!connection_lost(code), "{code}");
+        }
+        let e = BotError::from(sqlx::Error::Protocol("unexpected response".into()));
+        assert_eq!(e.user_text(), render::TRY_AGAIN);
+        let e = BotError::from(sqlx::Error::RowNotFound);
+        assert_eq!(e.user_text(), render::SORRY);
+        assert_eq!(
+            BotError::TooSlow(std::time::Duration::from_secs(2)).user_text(),
+            render::TRY_AGAIN
+        );
+    }
+}
