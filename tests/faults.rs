@@ -534,6 +534,37 @@ async fn a_stuck_row_lock_still_gets_an_answer_in_time() {
     finish(stage).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_couple_lock_still_answers_commands_in_time() {
+    let stage = stage_at(early()).await;
+    couple_up(&stage).await;
+    let mut other = PgConnection::connect(stage.config.database.url.as_str())
+        .await
+        .unwrap();
+    sqlx::query("begin").execute(&mut other).await.unwrap();
+    sqlx::query("select id from couples for update")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let r = stage
+        .cmd(ALICE, "attune pause", vec![("days", json!(2))])
+        .await
+        .expect("a command is answered within 3 s while the couple's row is locked");
+    eprintln!("couple locked: command answered in {:?}", t.elapsed());
+    assert!(r.is_ephemeral(), "{r:?}");
+    assert_eq!(r.text(), TRY_AGAIN);
+    sqlx::query("rollback").execute(&mut other).await.unwrap();
+    let r = stage
+        .cmd(ALICE, "attune pause", vec![("days", json!(2))])
+        .await
+        .unwrap();
+    assert_served(&r, "/attune pause once the lock is gone");
+    let status = stage.cmd(BOB, "attune status", vec![]).await.unwrap();
+    assert!(status.text().contains("Paused until"), "{}", status.text());
+    finish(stage).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. The gateway drops or asks for a reconnect
 

@@ -62,9 +62,10 @@ impl From<sqlx::Error> for BotError {
             // What sqlx reports when the server (or a proxy in front of it) closes a new
             // connection during the handshake, e.g. "unexpected response from SSLRequest".
             sqlx::Error::Protocol(_) => BotError::Unavailable(e),
-            // The server closed our connection (restart, failover, pg_terminate_backend): the
-            // transaction was rolled back, so "try again" is both kind and true.
-            sqlx::Error::Database(ref d) if d.code().as_deref().is_some_and(connection_lost) => {
+            // The server closed our connection (restart, failover, pg_terminate_backend) or a
+            // lock stayed taken past the lock timeout: the transaction was rolled back, so
+            // "try again" is both kind and true.
+            sqlx::Error::Database(ref d) if d.code().as_deref().is_some_and(try_again_later) => {
                 BotError::Unavailable(e)
             }
             other => BotError::Internal(other.into()),
@@ -72,10 +73,11 @@ impl From<sqlx::Error> for BotError {
     }
 }
 
-/// SQLSTATEs that mean the connection went away rather than the query being wrong: class 08
-/// (connection exception) and 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now).
-fn connection_lost(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+/// SQLSTATEs that mean "not now" rather than the query being wrong: class 08 (connection
+/// exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now) and 55P03
+/// (lock not available, see `store::LOCK_TIMEOUT`).
+fn try_again_later(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "55P03")
 }
 
 impl From<serenity::Error> for BotError {
@@ -121,12 +123,12 @@ mod tests {
 
     #[test]
     fn a_lost_connection_asks_to_try_again() {
-        for code in ["08006", "08003", "57P01", "57P02", "57P03"] {
-            assert!(connection_lost(code), "{code}");
+        for code in ["08006", "08003", "57P01", "57P02", "57P03", "55P03"] {
+            assert!(try_again_later(code), "{code}");
         }
         // A constraint violation or a syntax error is our bug, not an outage.
         for code in ["23505", "42601", "57014"] {
-            assert!(!connection_lost(code), "{code}");
+            assert!(!try_again_later(code), "{code}");
         }
         let e = BotError::from(sqlx::Error::Protocol("unexpected response".into()));
         assert_eq!(e.user_text(), render::TRY_AGAIN);
