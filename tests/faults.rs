@@ -204,7 +204,11 @@ async fn rest_faults_back_off_and_every_checkin_posts_once() {
         .requests()
         .into_iter()
         .filter(|r| r.method == "POST" && r.path.ends_with(&path))
-        .filter_map(|r| r.body.and_then(|b| b["nonce"].as_str().map(str::to_string)))
+        .filter_map(|r| r.body)
+        .map(|b| {
+            assert_eq!(b["enforce_nonce"], json!(true), "{b}");
+            b["nonce"].as_str().unwrap_or_default().to_string()
+        })
         .collect();
     assert!(attempts.len() >= 5, "faults were met: {attempts:?}");
     let mut nonces = attempts.clone();
