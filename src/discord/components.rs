@@ -46,28 +46,32 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state:
         user: UserId(ci.user.id.get()),
         channel: ChannelId(ci.channel_id.get()),
     };
-    let result = match ci.data.custom_id.parse::<CustomId>() {
-        Err(e) => {
-            tracing::info!(reason = %e, "refused a malformed custom id");
-            Err(BotError::user(render::STALE_BUTTON))
-        }
-        Ok(CustomId::Invite(id, action)) => on_invite(&press, id, action).await,
-        Ok(CustomId::Leave(id, action)) => on_leave(&press, id, action).await,
-        Ok(CustomId::Checkin(id, action)) => {
-            let values: &[String] = match &ci.data.kind {
-                serenity::ComponentInteractionDataKind::StringSelect { values } => values,
-                _ => &[],
-            };
-            super::checkin::on_component(state, press.user, press.channel, id, action, values).await
-        }
-        Ok(CustomId::Forget(_, action)) => on_forget(&press, action).await,
-        Ok(CustomId::Micro(id, action)) => {
-            super::micro::on_component(state, press.user, press.channel, id, action).await
-        }
-        Ok(CustomId::Repair(id, action)) => {
-            super::repair::on_component(state, press.user, press.channel, id, action).await
+    let work = async {
+        match ci.data.custom_id.parse::<CustomId>() {
+            Err(e) => {
+                tracing::info!(reason = %e, "refused a malformed custom id");
+                Err(BotError::user(render::STALE_BUTTON))
+            }
+            Ok(CustomId::Invite(id, action)) => on_invite(&press, id, action).await,
+            Ok(CustomId::Leave(id, action)) => on_leave(&press, id, action).await,
+            Ok(CustomId::Checkin(id, action)) => {
+                let values: &[String] = match &ci.data.kind {
+                    serenity::ComponentInteractionDataKind::StringSelect { values } => values,
+                    _ => &[],
+                };
+                super::checkin::on_component(state, press.user, press.channel, id, action, values)
+                    .await
+            }
+            Ok(CustomId::Forget(_, action)) => on_forget(&press, action).await,
+            Ok(CustomId::Micro(id, action)) => {
+                super::micro::on_component(state, press.user, press.channel, id, action).await
+            }
+            Ok(CustomId::Repair(id, action)) => {
+                super::repair::on_component(state, press.user, press.channel, id, action).await
+            }
         }
     };
+    let result = within_deadline(work).await;
     let response = match result {
         Ok(r) => r,
         Err(e) => {
@@ -78,6 +82,22 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state:
     if let Err(e) = ci.create_response(&ctx.http, response).await {
         tracing::warn!(error = %e, "could not answer a component interaction");
     }
+}
+
+/// How long a click or modal submit may work before we answer anyway: Discord fails an
+/// interaction not answered within 3 s, and the answer itself needs a moment to travel.
+pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2500);
+
+/// Runs an interaction's work under [`ANSWER_WITHIN`]. The pool's acquire timeout bounds a
+/// database that is down, but not a query that waits (a row lock held elsewhere, a network
+/// that went silent mid-query); dropping the work rolls its open transaction back, so "try
+/// again" stays true.
+async fn within_deadline<T>(
+    work: impl std::future::Future<Output = Result<T, BotError>>,
+) -> Result<T, BotError> {
+    tokio::time::timeout(ANSWER_WITHIN, work)
+        .await
+        .unwrap_or(Err(BotError::TooSlow(ANSWER_WITHIN)))
 }
 
 async fn on_invite(
@@ -206,19 +226,23 @@ async fn on_leave(
 async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, state: &Arc<AppState>) {
     let user = UserId(mi.user.id.get());
     let channel = ChannelId(mi.channel_id.get());
-    let result = match mi.data.custom_id.parse::<CustomId>() {
-        Ok(CustomId::Checkin(id, crate::domain::custom_id::CheckinAction::NoteModal)) => {
-            let note = modal_value(&mi.data.components, "note").unwrap_or_default();
-            super::checkin::on_note(state, user, channel, id, &note)
-                .await
-                .map(|r| (r, None))
+    let work = async {
+        match mi.data.custom_id.parse::<CustomId>() {
+            Ok(CustomId::Checkin(id, crate::domain::custom_id::CheckinAction::NoteModal)) => {
+                let note = modal_value(&mi.data.components, "note").unwrap_or_default();
+                super::checkin::on_note(state, user, channel, id, &note)
+                    .await
+                    .map(|r| (r, None))
+            }
+            Ok(CustomId::Repair(id, action)) => {
+                let text =
+                    modal_value(&mi.data.components, super::repair::INPUT).unwrap_or_default();
+                super::repair::on_modal(state, user, channel, id, action, &text).await
+            }
+            _ => Err(BotError::user(render::STALE_BUTTON)),
         }
-        Ok(CustomId::Repair(id, action)) => {
-            let text = modal_value(&mi.data.components, super::repair::INPUT).unwrap_or_default();
-            super::repair::on_modal(state, user, channel, id, action, &text).await
-        }
-        _ => Err(BotError::user(render::STALE_BUTTON)),
     };
+    let result = within_deadline(work).await;
     let (response, followup) = match result {
         Ok(r) => r,
         Err(e) => {

@@ -14,6 +14,10 @@ pub enum BotError {
     /// The database is away for the moment; the person is asked to try again.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The work did not finish within the time Discord gives us to answer (a lock held
+    /// elsewhere, a silent network); the person is asked to try again.
+    #[error("no answer within {0:?}")]
+    TooSlow(std::time::Duration),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -31,7 +35,7 @@ impl BotError {
     pub fn user_text(&self) -> String {
         match self {
             BotError::User(t) => t.clone(),
-            BotError::Unavailable(_) => render::TRY_AGAIN.to_string(),
+            BotError::Unavailable(_) | BotError::TooSlow(_) => render::TRY_AGAIN.to_string(),
             BotError::Internal(_) => render::SORRY.to_string(),
         }
     }
@@ -41,6 +45,7 @@ impl BotError {
         match self {
             BotError::User(_) => tracing::debug!(what, "refused with a user message"),
             BotError::Unavailable(e) => tracing::warn!(what, error = %e, "database unavailable"),
+            BotError::TooSlow(d) => tracing::warn!(what, after = ?d, "gave up to answer in time"),
             BotError::Internal(e) => {
                 tracing::error!(what, error = format!("{e:#}"), "internal error")
             }
@@ -54,9 +59,25 @@ impl From<sqlx::Error> for BotError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 BotError::Unavailable(e)
             }
+            // What sqlx reports when the server (or a proxy in front of it) closes a new
+            // connection during the handshake, e.g. "unexpected response from SSLRequest".
+            sqlx::Error::Protocol(_) => BotError::Unavailable(e),
+            // The server closed our connection (restart, failover, pg_terminate_backend) or a
+            // lock stayed taken past the lock timeout: the transaction was rolled back, so
+            // "try again" is both kind and true.
+            sqlx::Error::Database(ref d) if d.code().as_deref().is_some_and(try_again_later) => {
+                BotError::Unavailable(e)
+            }
             other => BotError::Internal(other.into()),
         }
     }
+}
+
+/// SQLSTATEs that mean "not now" rather than the query being wrong: class 08 (connection
+/// exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now) and 55P03
+/// (lock not available, see `store::LOCK_TIMEOUT`).
+fn try_again_later(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "55P03")
 }
 
 impl From<serenity::Error> for BotError {
@@ -93,5 +114,29 @@ pub async fn on_error(
                 tracing::warn!(error = %e, "poise error handler failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_asks_to_try_again() {
+        for code in ["08006", "08003", "57P01", "57P02", "57P03", "55P03"] {
+            assert!(try_again_later(code), "{code}");
+        }
+        // A constraint violation or a syntax error is our bug, not an outage.
+        for code in ["23505", "42601", "57014"] {
+            assert!(!try_again_later(code), "{code}");
+        }
+        let e = BotError::from(sqlx::Error::Protocol("unexpected response".into()));
+        assert_eq!(e.user_text(), render::TRY_AGAIN);
+        let e = BotError::from(sqlx::Error::RowNotFound);
+        assert_eq!(e.user_text(), render::SORRY);
+        assert_eq!(
+            BotError::TooSlow(std::time::Duration::from_secs(2)).user_text(),
+            render::TRY_AGAIN
+        );
     }
 }

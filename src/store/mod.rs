@@ -119,21 +119,34 @@ pub async fn drop_database(url: &Url) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How long a statement of the bot may wait for a row lock. A lock held elsewhere (a stuck
+/// process, a manual fix-up, a holder whose connection went silent) must not make a person's
+/// command wait past Discord's 3 s: the statement fails with 55P03, its transaction rolls
+/// back and the person is asked to try again; a job is retried with back-off.
+pub const LOCK_TIMEOUT: &str = "2s";
+
 /// Creates the database if needed, opens a pool and applies migrations.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<PgPool, StoreError> {
     ensure_database(&cfg.url).await?;
     let opts = PgConnectOptions::from_str(cfg.url.as_str())?
         .log_statements(tracing::log::LevelFilter::Trace);
+    let unreachable = |e| StoreError::Unreachable {
+        url: display_url(&cfg.url),
+        source: e,
+    };
+    // Migrate on a connection of its own, without the lock timeout: a second process starting
+    // at the same moment waits on the migration lock for as long as the first one needs.
+    let mut conn = PgConnection::connect_with(&opts)
+        .await
+        .map_err(unreachable)?;
+    MIGRATOR.run(&mut conn).await?;
+    let _ = conn.close().await;
     let pool = PgPoolOptions::new()
         .max_connections(cfg.max_connections)
         // Fail fast while the database is away so users get a kind answer within Discord's 3 s.
         .acquire_timeout(Duration::from_secs(2))
-        .connect_with(opts)
+        .connect_with(opts.options([("lock_timeout", LOCK_TIMEOUT)]))
         .await
-        .map_err(|e| StoreError::Unreachable {
-            url: display_url(&cfg.url),
-            source: e,
-        })?;
-    MIGRATOR.run(&pool).await?;
+        .map_err(unreachable)?;
     Ok(pool)
 }
