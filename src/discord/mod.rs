@@ -51,6 +51,18 @@ pub fn framework(state: Arc<AppState>) -> poise::Framework<Arc<AppState>, BotErr
         .options(poise::FrameworkOptions {
             commands: commands::all(),
             on_error: |err| Box::pin(errors::on_error(err)),
+            // The start instant rides along as invocation data, so post_command and on_error
+            // can time the answer from the moment the command reached us.
+            pre_command: |ctx| {
+                Box::pin(async move {
+                    ctx.set_invocation_data(std::time::Instant::now()).await;
+                })
+            },
+            post_command: |ctx| {
+                Box::pin(async move {
+                    errors::count_command(ctx, crate::ops::Outcome::Ok).await;
+                })
+            },
             event_handler: |fw, event| {
                 Box::pin(components::on_event(fw.serenity_context, event, fw.user_data))
             },
