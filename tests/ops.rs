@@ -265,3 +265,75 @@ async fn two_processes_split_the_shards_and_post_each_checkin_once() {
     second.shutdown().await;
     finish(stage).await;
 }
+
+/// The real binary, as systemd runs it: configured from the environment only, stopped with
+/// SIGTERM. It must say it stopped claiming jobs and exit 0 within a few seconds.
+#[tokio::test]
+async fn the_binary_stops_cleanly_on_sigterm() {
+    use attune::sandbox::fake::{FakeDiscord, FakeOptions};
+    init_logging();
+    let fake = FakeDiscord::start(World::couple_demo(), FakeOptions::default())
+        .await
+        .unwrap();
+    let mut db = base_config().database.url;
+    db.set_path(&format!("attune_scratch_{}", uuid::Uuid::new_v4().simple()));
+    // An empty working directory, so no stray config.toml is read.
+    let dir = std::env::temp_dir().join(format!("attune-bin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_attune"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ATTUNE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .arg("run")
+        .current_dir(&dir)
+        .env("ATTUNE_DISCORD__TOKEN", "binary-test-token")
+        .env("ATTUNE_DISCORD__PROXY_URL", fake.http_url())
+        .env("ATTUNE_LOG__FORMAT", "json")
+        .env("ATTUNE_LOG__LEVEL", "info")
+        .env("DATABASE_URL", db.as_str())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the attune binary starts");
+    fake.wait_ready(Duration::from_secs(30))
+        .await
+        .expect("the binary connects to the gateway");
+    fake.wait_commands_registered(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("exits within 15 s of SIGTERM")
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while fake.ready_connections() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let still_connected = fake.ready_connections();
+    let _ = attune::store::drop_database(&db).await;
+    fake.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "exit status {:?}; log:\n{log}",
+        out.status
+    );
+    assert!(log.contains("stopped claiming jobs"), "log:\n{log}");
+    assert!(log.contains("\"stopped\""), "log:\n{log}");
+    assert!(
+        !log.contains("binary-test-token"),
+        "the token leaked into the log"
+    );
+    assert_eq!(still_connected, 0, "the gateway was closed");
+}
