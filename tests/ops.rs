@@ -286,7 +286,7 @@ async fn the_binary_stops_cleanly_on_sigterm() {
             cmd.env_remove(k);
         }
     }
-    let mut child = cmd
+    let child = cmd
         .arg("run")
         .current_dir(&dir)
         .env("ATTUNE_DISCORD__TOKEN", "binary-test-token")
