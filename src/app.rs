@@ -1,17 +1,19 @@
 //! Wiring: the one function that starts Attune, used alike by `attune run`, `attune sandbox`
 //! and the integration tests, so all three exercise the same code.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use poise::serenity_prelude as serenity;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, Shards};
 use crate::content::Library;
 use crate::domain::clock::Clock;
+use crate::ops::{Backoff, Gateway, Metrics};
 use crate::scheduler::Scheduler;
 use crate::{discord, store};
 
@@ -26,12 +28,18 @@ pub struct AppState {
     pub pacer: crate::discord::post::Pacer,
     /// Wakes this process's scheduler early (e.g. a reveal that is due right now).
     pub wake: tokio::sync::Notify,
+    /// Counters behind `/metrics`.
+    pub metrics: Metrics,
 }
 
 /// A started bot.
 pub struct Running {
     pub state: Arc<AppState>,
-    shard_manager: Arc<serenity::ShardManager>,
+    /// The shard manager of the current client (the restart loop replaces the client).
+    pub gateway: Arc<Gateway>,
+    /// Where the ops endpoints were bound (`ops.listen`; port 0 picks a free one).
+    pub ops_addr: Option<SocketAddr>,
+    ops: Option<JoinHandle<()>>,
     client: JoinHandle<Result<(), serenity::Error>>,
     scheduler: Option<JoinHandle<()>>,
     stop: watch::Sender<bool>,
@@ -67,23 +75,93 @@ pub async fn start_with_pool(
         pacer: crate::discord::post::Pacer::new(config.scheduler.max_posts_per_second),
         config: Arc::new(config),
         wake: tokio::sync::Notify::new(),
+        metrics: Metrics::default(),
     });
-    let mut client = discord::client(state.clone()).await?;
-    let shard_manager = client.shard_manager.clone();
+    let client = discord::client(state.clone()).await?;
+    let gateway = Arc::new(Gateway::new(state.config.discord.shards.count()));
+    gateway.set(client.shard_manager.clone());
+    let (ops_addr, ops) = match state.config.ops.listen {
+        Some(addr) => {
+            let (bound, task) = crate::ops::serve(addr, state.clone(), gateway.clone()).await?;
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
     let (stop, stop_rx) = watch::channel(false);
     let scheduler = state
         .config
         .scheduler
         .enabled
-        .then(|| Scheduler::new(state.clone(), client.http.clone()).spawn(stop_rx));
-    let client = tokio::spawn(async move { client.start().await });
+        .then(|| Scheduler::new(state.clone(), client.http.clone()).spawn(stop_rx.clone()));
+    let client = tokio::spawn(run_client(
+        state.clone(),
+        client,
+        gateway.clone(),
+        stop_rx,
+        Backoff::default(),
+    ));
     Ok(Running {
         state,
-        shard_manager,
+        gateway,
+        ops_addr,
+        ops,
         client,
         scheduler,
         stop,
     })
+}
+
+/// Starts the shards this process owns (`discord.shards`).
+async fn start_shards(client: &mut serenity::Client, shards: Shards) -> serenity::Result<()> {
+    match shards {
+        Shards::All => client.start().await,
+        Shards::Range { first, last, total } => {
+            client.start_shard_range(first..last + 1, total).await
+        }
+    }
+}
+
+/// Runs the client; when it stops with an error, builds a new one and starts again after a
+/// growing pause, so a crash loop cannot burn through Discord's daily identify allowance.
+/// Ends when the client stops cleanly (shutdown) or `stop` turns true.
+async fn run_client(
+    state: Arc<AppState>,
+    mut client: serenity::Client,
+    gateway: Arc<Gateway>,
+    mut stop: watch::Receiver<bool>,
+    mut backoff: Backoff,
+) -> Result<(), serenity::Error> {
+    let shards = state.config.discord.shards;
+    loop {
+        let started = Instant::now();
+        let err = match start_shards(&mut client, shards).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if *stop.borrow() {
+            return Err(err);
+        }
+        let delay = backoff.after_failure(started.elapsed());
+        tracing::error!(error = %err, retry_in_secs = delay.as_secs(), "Discord client stopped; restarting after a pause");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return Err(err),
+        }
+        client = loop {
+            match discord::client(state.clone()).await {
+                Ok(c) => break c,
+                Err(e) => {
+                    let delay = backoff.after_failure(Duration::ZERO);
+                    tracing::error!(error = %e, retry_in_secs = delay.as_secs(), "could not build the Discord client");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stop.changed() => return Err(err),
+                    }
+                }
+            }
+        };
+        gateway.set(client.shard_manager.clone());
+    }
 }
 
 impl Running {
@@ -93,8 +171,14 @@ impl Running {
         if let Some(s) = self.scheduler {
             let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
         }
-        self.shard_manager.shutdown_all().await;
+        if let Some(m) = self.gateway.manager() {
+            m.shutdown_all().await;
+        }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client).await;
+        if let Some(ops) = self.ops {
+            ops.abort();
+            let _ = ops.await;
+        }
     }
 
     /// Runs until the client ends by itself or a shutdown signal arrives.
@@ -103,10 +187,12 @@ impl Running {
         tokio::pin!(signal);
         let Running {
             state,
-            shard_manager,
+            gateway,
+            ops,
             mut client,
             scheduler,
             stop,
+            ..
         } = self;
         tokio::select! {
             res = &mut client => {
@@ -122,9 +208,15 @@ impl Running {
                 if let Some(s) = scheduler {
                     let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
                 }
-                shard_manager.shutdown_all().await;
+                if let Some(m) = gateway.manager() {
+                    m.shutdown_all().await;
+                }
                 let _ = tokio::time::timeout(Duration::from_secs(5), client).await;
+                if let Some(ops) = ops {
+                    ops.abort();
+                }
                 state.pool.close().await;
+                tracing::info!("stopped");
                 Ok(())
             }
         }

@@ -72,6 +72,14 @@ pub struct RawConfig {
     pub privacy: RawPrivacy,
     #[serde(default)]
     pub repair: RawRepair,
+    #[serde(default)]
+    pub ops: RawOps,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOps {
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +114,7 @@ pub struct RawDiscord {
     pub proxy_url: Option<String>,
     pub dev_guild_id: Option<u64>,
     pub request_timeout_secs: Option<u64>,
+    pub shards: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +157,78 @@ pub struct DiscordConfig {
     pub proxy_url: Option<Url>,
     pub dev_guild_id: Option<u64>,
     pub request_timeout: Duration,
+    /// Which gateway shards this process runs.
+    pub shards: Shards,
+}
+
+/// Which gateway shards one process runs (`discord.shards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shards {
+    /// serenity's `start()`: one shard carrying every guild.
+    #[default]
+    All,
+    /// Shards `first..=last` of `total`; other processes run the rest.
+    Range { first: u32, last: u32, total: u32 },
+}
+
+impl Shards {
+    /// Parses `all`, `N/T` or `A-B/T` (shard ids count from 0).
+    pub fn parse(text: &str) -> Result<Shards, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("all") {
+            return Ok(Shards::All);
+        }
+        let bad =
+            || format!("`{text}` is not `all`, `N/TOTAL` or `FIRST-LAST/TOTAL` (e.g. \"0-1/4\")");
+        let (ids, total) = t.split_once('/').ok_or_else(bad)?;
+        let num = |s: &str| s.trim().parse::<u32>().map_err(|_| bad());
+        let total = num(total)?;
+        let (first, last) = match ids.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => {
+                let n = num(ids)?;
+                (n, n)
+            }
+        };
+        if total == 0 {
+            return Err("the total number of shards must be at least 1".into());
+        }
+        if first > last {
+            return Err(format!("first shard {first} is after last shard {last}"));
+        }
+        if last >= total {
+            return Err(format!(
+                "shard {last} does not exist with {total} shard(s) (ids run 0 to {})",
+                total - 1
+            ));
+        }
+        Ok(Shards::Range { first, last, total })
+    }
+
+    /// How many gateway connections this process opens.
+    pub fn count(&self) -> u32 {
+        match self {
+            Shards::All => 1,
+            Shards::Range { first, last, .. } => last - first + 1,
+        }
+    }
+}
+
+impl fmt::Display for Shards {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shards::All => write!(f, "all"),
+            Shards::Range { first, last, total } if first == last => write!(f, "{first}/{total}"),
+            Shards::Range { first, last, total } => write!(f, "{first}-{last}/{total}"),
+        }
+    }
+}
+
+/// The operations HTTP port (`[ops]`).
+#[derive(Debug, Clone, Default)]
+pub struct OpsConfig {
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` turns the port off.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +305,7 @@ pub struct Config {
     pub content: ContentConfig,
     pub repair: RepairConfig,
     pub privacy: PrivacyConfig,
+    pub ops: OpsConfig,
 }
 
 impl Config {
@@ -468,6 +550,24 @@ impl Config {
                 "must be between 1 and 10",
             ));
         }
+        let shards = match raw.discord.shards.as_deref() {
+            None => Shards::All,
+            Some(t) => Shards::parse(t).unwrap_or_else(|p| {
+                errors.push(ConfigError::new("discord.shards", p));
+                Shards::All
+            }),
+        };
+        let ops_listen = raw.ops.listen.as_deref().and_then(|t| {
+            t.trim()
+                .parse::<std::net::SocketAddr>()
+                .map_err(|_| {
+                    errors.push(ConfigError::new(
+                        "ops.listen",
+                        format!("`{t}` is not an address and port like \"127.0.0.1:9100\""),
+                    ))
+                })
+                .ok()
+        });
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -476,6 +576,7 @@ impl Config {
                 keys,
                 retention_days: raw.privacy.retention_days,
             },
+            ops: OpsConfig { listen: ops_listen },
             repair: RepairConfig {
                 expire_after: chrono::Duration::hours(expire_hours),
                 remind_after: chrono::Duration::hours(reminder_hours),
@@ -489,6 +590,7 @@ impl Config {
                 proxy_url,
                 dev_guild_id: raw.discord.dev_guild_id,
                 request_timeout: Duration::from_secs(timeout_secs),
+                shards,
             },
             database: DatabaseConfig {
                 url: db_url.expect("checked above"),
@@ -525,18 +627,20 @@ impl Config {
         }
         let opt = |v: Option<String>| v.unwrap_or_else(|| "(not set)".into());
         format!(
-            "[discord]\ntoken = {}\napplication_id = {}\nproxy_url = {}\ndev_guild_id = {}\nrequest_timeout_secs = {}\n\n\
+            "[discord]\ntoken = {}\napplication_id = {}\nproxy_url = {}\ndev_guild_id = {}\nrequest_timeout_secs = {}\nshards = \"{}\"\n\n\
              [database]\nurl = \"{}\"\nmax_connections = {}\n\n\
              [log]\nformat = \"{}\"\nlevel = \"{}\"\n\n\
              [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\nmax_posts_per_second = {}\n\n\
              [content]\ndir = {}\n\n\
              [repair]\nexpire_hours = {}\nreminder_hours = {}\nrevisit_days = {}\nmax_reflect_loops = {}\n\n\
-             [privacy]\nencryption_key = {}\nretention_days = {}\n",
+             [privacy]\nencryption_key = {}\nretention_days = {}\n\n\
+             [ops]\nlisten = {}\n",
             if self.discord.token.is_some() { "\"REDACTED\"" } else { "(not set)" },
             opt(self.discord.application_id.map(|v| v.to_string())),
             opt(self.discord.proxy_url.as_ref().map(|u| format!("\"{u}\""))),
             opt(self.discord.dev_guild_id.map(|v| v.to_string())),
             self.discord.request_timeout.as_secs(),
+            self.discord.shards,
             db,
             self.database.max_connections,
             match self.log.format {
@@ -562,6 +666,7 @@ impl Config {
                     format!("\"{id}:REDACTED\"")
                 }),
             opt(self.privacy.retention_days.map(|d| d.to_string())),
+            opt(self.ops.listen.map(|a| format!("\"{a}\""))),
         )
     }
 }
@@ -685,6 +790,8 @@ mod tests {
             "encryption_key",
             "old_keys",
             "retention_days",
+            "shards",
+            "listen",
         ] {
             assert!(
                 text.contains(&format!("{key} =")),
@@ -735,6 +842,53 @@ mod tests {
             err.contains("repair.expire_hour") && err.contains("unknown key"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn shards_parse_and_bad_values_are_named() {
+        assert_eq!(from_toml("").unwrap().discord.shards, Shards::All);
+        let c = from_toml("[discord]\nshards = \"0-1/4\"\n").unwrap();
+        assert_eq!(
+            c.discord.shards,
+            Shards::Range {
+                first: 0,
+                last: 1,
+                total: 4
+            }
+        );
+        assert_eq!(c.discord.shards.count(), 2);
+        assert!(c.redacted().contains("shards = \"0-1/4\""));
+        assert_eq!(
+            Shards::parse("1/2"),
+            Ok(Shards::Range {
+                first: 1,
+                last: 1,
+                total: 2
+            })
+        );
+        assert_eq!(Shards::parse("ALL"), Ok(Shards::All));
+        for bad in ["", "0-1", "2-1/4", "0-4/4", "0/0", "a-b/c", "-1/2", "1/2/3"] {
+            assert!(Shards::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        let err = from_toml("[discord]\nshards = \"3/2\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("discord.shards") && err.contains("does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ops_listen_parses_and_bad_values_are_named() {
+        assert!(from_toml("").unwrap().ops.listen.is_none());
+        let c = from_toml("[ops]\nlisten = \"127.0.0.1:9100\"\n").unwrap();
+        assert_eq!(c.ops.listen, Some("127.0.0.1:9100".parse().unwrap()));
+        assert!(c.redacted().contains("[ops]\nlisten = \"127.0.0.1:9100\""));
+        let err = from_toml("[ops]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ops.listen"), "{err}");
     }
 
     #[test]

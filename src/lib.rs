@@ -9,6 +9,7 @@ pub mod content;
 pub mod crypto;
 pub mod discord;
 pub mod domain;
+pub mod ops;
 pub mod recap;
 pub mod sandbox;
 pub mod scheduler;

@@ -11,6 +11,7 @@ use super::{render, BotError};
 use crate::app::AppState;
 use crate::domain::custom_id::{CustomId, InviteAction, LeaveAction};
 use crate::domain::ids::{ChannelId, CoupleId, InvitationId, UserId};
+use crate::ops::{InteractionKind, Outcome};
 use crate::store::invitations::InvitationStatus;
 use crate::store::{couples, invitations};
 
@@ -23,6 +24,15 @@ pub async fn on_event(
         match interaction {
             Interaction::Component(ci) => on_component(ctx, ci, state).await,
             Interaction::Modal(mi) => on_modal(ctx, mi, state).await,
+            // poise has answered it by the time this handler runs; the interaction id's
+            // timestamp is when Discord created it, the closest start poise leaves us.
+            Interaction::Autocomplete(ai) => {
+                state.metrics.interaction(
+                    InteractionKind::Autocomplete,
+                    Outcome::Ok,
+                    crate::ops::since(ai.id.created_at()),
+                );
+            }
             _ => {}
         }
     }
@@ -39,6 +49,7 @@ pub struct Press<'a> {
 }
 
 async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state: &Arc<AppState>) {
+    let received = std::time::Instant::now();
     let press = Press {
         ctx,
         interaction: ci,
@@ -72,6 +83,7 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state:
         }
     };
     let result = within_deadline(work).await;
+    let mut outcome = outcome_of(&result);
     let response = match result {
         Ok(r) => r,
         Err(e) => {
@@ -81,6 +93,19 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, state:
     };
     if let Err(e) = ci.create_response(&ctx.http, response).await {
         tracing::warn!(error = %e, "could not answer a component interaction");
+        outcome = Outcome::Error;
+    }
+    state
+        .metrics
+        .interaction(InteractionKind::Component, outcome, received.elapsed());
+}
+
+/// How a handler's result counts in the metrics.
+pub fn outcome_of<T>(result: &Result<T, BotError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Ok,
+        Err(BotError::User(_)) => Outcome::Refused,
+        Err(_) => Outcome::Error,
     }
 }
 
@@ -224,6 +249,7 @@ async fn on_leave(
 }
 
 async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, state: &Arc<AppState>) {
+    let received = std::time::Instant::now();
     let user = UserId(mi.user.id.get());
     let channel = ChannelId(mi.channel_id.get());
     let work = async {
@@ -243,6 +269,7 @@ async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, stat
         }
     };
     let result = within_deadline(work).await;
+    let outcome = outcome_of(&result);
     let (response, followup) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -252,8 +279,14 @@ async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, stat
     };
     if let Err(e) = mi.create_response(&ctx.http, response).await {
         tracing::warn!(error = %e, "could not answer a modal");
+        state
+            .metrics
+            .interaction(InteractionKind::Modal, Outcome::Error, received.elapsed());
         return;
     }
+    state
+        .metrics
+        .interaction(InteractionKind::Modal, outcome, received.elapsed());
     // A private followup comes after the public answer (the start of a repair shows the
     // named moment back to its writer only).
     if let Some(f) = followup {

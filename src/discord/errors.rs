@@ -96,16 +96,23 @@ pub async fn on_error(
                 .content(error.user_text())
                 .ephemeral(true)
                 .allowed_mentions(super::no_pings());
+            let mut outcome = super::components::outcome_of::<()>(&Err(error));
             if let Err(e) = ctx.send(reply).await {
                 tracing::warn!(error = %e, "could not send the error reply");
+                outcome = crate::ops::Outcome::Error;
             }
+            count_command(ctx, outcome).await;
         }
         poise::FrameworkError::ArgumentParse { ctx, .. } => {
             let reply = CreateReply::default()
                 .content(render::BAD_ARGUMENT)
                 .ephemeral(true)
                 .allowed_mentions(super::no_pings());
-            let _ = ctx.send(reply).await;
+            let outcome = match ctx.send(reply).await {
+                Ok(_) => crate::ops::Outcome::Refused,
+                Err(_) => crate::ops::Outcome::Error,
+            };
+            count_command(ctx, outcome).await;
         }
         poise::FrameworkError::EventHandler { error, .. } => error.log("event"),
         poise::FrameworkError::Setup { error, .. } => error.log("setup"),
@@ -115,6 +122,22 @@ pub async fn on_error(
             }
         }
     }
+}
+
+/// Counts a finished slash command, timed from `pre_command` (or, for one that never got
+/// that far, from when Discord created the interaction).
+pub async fn count_command(ctx: super::Ctx<'_>, outcome: crate::ops::Outcome) {
+    let started = ctx
+        .invocation_data::<std::time::Instant>()
+        .await
+        .map(|i| *i);
+    let took = match started {
+        Some(i) => i.elapsed(),
+        None => crate::ops::since(ctx.created_at()),
+    };
+    ctx.data()
+        .metrics
+        .interaction(crate::ops::InteractionKind::Command, outcome, took);
 }
 
 #[cfg(test)]

@@ -41,7 +41,16 @@ impl Stage {
     /// Starts the stand-in, creates a scratch database next to `base.database.url` and starts
     /// the bot against both, with the clock at `start`.
     pub async fn start(base: &Config, start: DateTime<Utc>) -> anyhow::Result<Stage> {
-        let fake = FakeDiscord::start(World::couple_demo(), FakeOptions::default()).await?;
+        Self::start_with_world(base, start, World::couple_demo()).await
+    }
+
+    /// Like [`Stage::start`], with a world of your own (many guilds, say).
+    pub async fn start_with_world(
+        base: &Config,
+        start: DateTime<Utc>,
+        world: World,
+    ) -> anyhow::Result<Stage> {
+        let fake = FakeDiscord::start(world, FakeOptions::default()).await?;
         let mut config = base.clone();
         let mut url = base.database.url.clone();
         url.set_path(&format!("attune_scratch_{}", uuid::Uuid::new_v4().simple()));
@@ -75,6 +84,31 @@ impl Stage {
         &self.pool
     }
 
+    /// The running bot, if any (its ops address, metrics, gateway).
+    pub fn bot(&self) -> Option<&Running> {
+        self.bot.as_ref()
+    }
+
+    /// Starts one more bot process on the same database and stand-in, with the stage's
+    /// configuration changed by `edit` (other shards, say), and waits until it holds
+    /// `connections` more ready gateway connections. The caller stops it with
+    /// [`Running::shutdown`].
+    pub async fn start_extra_bot(
+        &self,
+        connections: usize,
+        edit: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Running> {
+        let before = self.fake.ready_connections();
+        let mut config = self.config.clone();
+        edit(&mut config);
+        let running =
+            app::start_with_pool(config, Arc::new(self.clock.clone()), self.pool.clone()).await?;
+        self.fake
+            .wait_connections(before + connections, READY_TIMEOUT)
+            .await?;
+        Ok(running)
+    }
+
     /// Starts (or restarts) the bot process on the same database and stand-in.
     pub async fn start_bot(&mut self) -> anyhow::Result<()> {
         self.stop_bot().await;
@@ -84,6 +118,7 @@ impl Stage {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let before = self.fake.ready_connections();
+        let connections = self.config.discord.shards.count() as usize;
         let running = app::start_with_pool(
             self.config.clone(),
             Arc::new(self.clock.clone()),
@@ -92,7 +127,7 @@ impl Stage {
         .await?;
         self.bot = Some(running);
         self.fake
-            .wait_connections(before + 1, READY_TIMEOUT)
+            .wait_connections(before + connections, READY_TIMEOUT)
             .await?;
         self.fake.wait_commands_registered(READY_TIMEOUT).await?;
         Ok(())

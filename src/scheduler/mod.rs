@@ -103,9 +103,15 @@ impl Scheduler {
             let mut inflight = futures::stream::FuturesUnordered::new();
             let mut due_maybe = true;
             let mut last_sweep: Option<chrono::DateTime<chrono::Utc>> = None;
+            let mut said_stopping = false;
             loop {
                 self.retention_sweep(&mut last_sweep).await;
                 let stopping = *stop.borrow();
+                if stopping && !said_stopping {
+                    said_stopping = true;
+                    tracing::info!(owner = %self.owner, in_flight = inflight.len(),
+                        "stopped claiming jobs; letting running ones finish");
+                }
                 if stopping && inflight.is_empty() {
                     break;
                 }
@@ -174,9 +180,11 @@ impl Scheduler {
         let id = claimed.id;
         let Some(job) = claimed.job.clone() else {
             tracing::error!(job_id = %id, "unreadable job payload");
+            st.metrics.job("unreadable", "failed");
             self.finish(id, "failed", Some("unreadable payload")).await;
             return;
         };
+        st.metrics.job(job.kind(), "claimed");
         let now = st.clock.now();
         let late = now - claimed.due_at > st.config.scheduler.grace;
         let missed = late && job.expires_after_grace();
@@ -272,14 +280,17 @@ impl Scheduler {
         match result {
             Ok(Outcome::Done) => {
                 tracing::info!(job_id = %id, couple_id = %couple_id, kind = job.kind(), "job done");
+                st.metrics.job(job.kind(), "done");
                 self.finish(id, "done", None).await;
             }
             Ok(Outcome::Skipped(why)) => {
                 tracing::debug!(job_id = %id, couple_id = %couple_id, kind = job.kind(), why, "job skipped");
+                st.metrics.job(job.kind(), "skipped");
                 self.finish(id, "done", Some(why)).await;
             }
             Ok(Outcome::Missed) => {
                 tracing::info!(job_id = %id, couple_id = %couple_id, kind = job.kind(), "job missed its grace window");
+                st.metrics.job(job.kind(), "missed");
                 self.finish(id, "missed", Some("outside the grace window"))
                     .await;
             }
@@ -290,6 +301,7 @@ impl Scheduler {
             }) => {
                 tracing::warn!(job_id = %id, couple_id = %couple, channel_id = %channel, status,
                     "channel unreachable; pausing the couple");
+                st.metrics.job(job.kind(), "failed");
                 if let Err(e) = store::couples::mark_unreachable(&st.pool, couple, now).await {
                     tracing::warn!(couple_id = %couple, error = %e, "could not pause the couple");
                 }
@@ -299,10 +311,12 @@ impl Scheduler {
                 let msg = e.to_string();
                 if claimed.attempts >= MAX_ATTEMPTS {
                     tracing::error!(job_id = %id, couple_id = %couple_id, error = %msg, "job failed for good");
+                    st.metrics.job(job.kind(), "failed");
                     self.finish(id, "failed", Some(&msg)).await;
                 } else {
                     let at = now + backoff(claimed.attempts);
                     tracing::warn!(job_id = %id, couple_id = %couple_id, error = %msg, attempt = claimed.attempts, "job will be retried");
+                    st.metrics.job(job.kind(), "retried");
                     if let Err(e) = store::jobs::retry(&st.pool, id, self.owner, &msg, at).await {
                         tracing::warn!(job_id = %id, error = %e, "could not reschedule job; its lease will expire");
                     }
