@@ -1,7 +1,7 @@
 //! Scheduler throughput: N couples whose check-ins all fall due at the same moment, the
 //! stand-in answering at once, with one or two bot instances sharing one database.
 //!
-//! `cargo bench --bench scheduler -- [--couples N] [--processes 1|2]`
+//! `cargo bench --bench scheduler -- [--couples N] [--processes 1|2] [--pool N] [--pace N]`
 //! Prints deliveries per second and the delay from due time to the post reaching the
 //! stand-in (p50/p90/p99/max). Needs Postgres (DATABASE_URL or 127.0.0.1:5432).
 
@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let mut url: Url = config.database.url.clone();
     url.set_path(&format!("attune_bench_{}", uuid::Uuid::new_v4().simple()));
     config.database.url = url.clone();
-    config.database.max_connections = 10;
+    config.database.max_connections = arg("--pool", 10) as u32;
     config.scheduler.batch_size = 100;
     config.scheduler.poll_interval = Duration::from_millis(20);
     // 0: measure the bot's own throughput; 40: the production pacing under Discord's limit.

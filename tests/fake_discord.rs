@@ -1093,7 +1093,13 @@ async fn interactions_go_to_the_shard_owner_across_processes() {
         });
     }
     fake.wait_connections(2, WAIT).await.unwrap();
-    // The application id arrives with READY; register through the first process.
+    // The application id arrives with READY, and serenity stores it a moment after the stand-in
+    // sent it; register through the first process once it has.
+    let deadline = std::time::Instant::now() + WAIT;
+    while https[0].application_id().is_none() {
+        assert!(std::time::Instant::now() < deadline, "READY never gave an application id");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     serenity::Command::set_global_commands(
         &https[0],
         vec![serenity::CreateCommand::new("whoami").description("Which shard answers")],
@@ -1160,6 +1166,11 @@ async fn ten_thousand_guilds_connect() {
         .await
         .unwrap();
     eprintln!("10,000 guilds over 4 shards ready in {:?}", t.elapsed());
+    let deadline = std::time::Instant::now() + WAIT;
+    while https[0].application_id().is_none() {
+        assert!(std::time::Instant::now() < deadline, "READY never gave an application id");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     serenity::Command::set_global_commands(
         &https[0],
         vec![serenity::CreateCommand::new("whoami").description("Which shard answers")],
