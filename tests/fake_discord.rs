@@ -1097,7 +1097,10 @@ async fn interactions_go_to_the_shard_owner_across_processes() {
     // sent it; register through the first process once it has.
     let deadline = std::time::Instant::now() + WAIT;
     while https[0].application_id().is_none() {
-        assert!(std::time::Instant::now() < deadline, "READY never gave an application id");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "READY never gave an application id"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     serenity::Command::set_global_commands(
@@ -1168,7 +1171,10 @@ async fn ten_thousand_guilds_connect() {
     eprintln!("10,000 guilds over 4 shards ready in {:?}", t.elapsed());
     let deadline = std::time::Instant::now() + WAIT;
     while https[0].application_id().is_none() {
-        assert!(std::time::Instant::now() < deadline, "READY never gave an application id");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "READY never gave an application id"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     serenity::Command::set_global_commands(

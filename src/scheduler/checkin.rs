@@ -4,8 +4,8 @@
 
 use chrono::{Duration, NaiveDate, Timelike};
 
-use super::{gone, plan, JobCx, JobError, Outcome};
-use crate::discord::{checkin as view, post};
+use super::{plan, JobCx, JobError, Outcome};
+use crate::discord::checkin as view;
 use crate::domain::ids::{CheckinId, CoupleId, JobId, UserId};
 use crate::domain::jobs::Job;
 use crate::domain::schedule::Slot;
@@ -133,9 +133,7 @@ pub async fn post(
     tx.commit().await?;
     let other = couple.other(user).map(|p| p.user);
     let message = view::post_message(&round, user, other);
-    let mid = post::send(&cx.http, &cx.state.pacer, couple.channel, message, &nonce)
-        .await
-        .map_err(|e| gone(couple_id, couple.channel, e))?;
+    let mid = cx.post(couple_id, couple.channel, message, &nonce).await?;
     checkins::mark_posted(
         &st.pool,
         couple_id,
@@ -199,15 +197,13 @@ pub async fn remind(
         }
     }
     let message = view::reminder_message(&round, user);
-    post::send(
-        &cx.http,
-        &cx.state.pacer,
+    cx.post(
+        round.couple,
         couple.channel,
         message,
         &checkins::nonce_for(job_id.0),
     )
-    .await
-    .map_err(|e| gone(round.couple, couple.channel, e))?;
+    .await?;
     Ok(Outcome::Done)
 }
 
@@ -235,15 +231,9 @@ pub async fn reveal(cx: &JobCx, checkin: CheckinId) -> Result<Outcome, JobError>
         return Ok(Outcome::Skipped("channel unreachable"));
     }
     let message = view::reveal_message(&round, &couple, &answers, &asked);
-    let mid = post::send(
-        &cx.http,
-        &cx.state.pacer,
-        couple.channel,
-        message,
-        &round.reveal_nonce,
-    )
-    .await
-    .map_err(|e| gone(round.couple, couple.channel, e))?;
+    let mid = cx
+        .post(round.couple, couple.channel, message, &round.reveal_nonce)
+        .await?;
     checkins::set_reveal_message(&st.pool, checkin, mid.0).await?;
     tracing::info!(couple_id = %round.couple, checkin_id = %checkin, "round revealed");
     Ok(Outcome::Done)

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use super::{JobCx, JobError, Outcome};
 use crate::content::Library;
-use crate::discord::{micro as view, post};
+use crate::discord::micro as view;
 use crate::domain::ids::{CoupleId, JobId, MicroId, UserId};
 use crate::domain::jobs::Job;
 use crate::domain::micro::{day_has_prompt, draw, pick_time, rng_for, shuffled};
@@ -208,22 +208,9 @@ pub async fn post(
         }
     };
     tx.commit().await?;
-    let mid = post::send(
-        &cx.http,
-        &cx.state.pacer,
-        couple.channel,
-        view::teaser(row, user),
-        &nonce,
-    )
-    .await
-    .map_err(|e| match e {
-        post::PostError::Gone { status } => JobError::Gone {
-            couple: couple_id,
-            channel: couple.channel,
-            status,
-        },
-        other => other.into(),
-    })?;
+    let mid = cx
+        .post(couple_id, couple.channel, view::teaser(row, user), &nonce)
+        .await?;
     micro::set_message(&st.pool, row, mid.0).await?;
     Ok(Outcome::Done)
 }

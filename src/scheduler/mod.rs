@@ -27,6 +27,22 @@ pub struct JobCx {
     pub http: Arc<serenity::Http>,
 }
 
+impl JobCx {
+    /// Posts with a nonce (a retry returns the first message, never a second one), paced
+    /// under Discord's limit; a channel that is gone for good becomes `JobError::Gone`.
+    pub async fn post(
+        &self,
+        couple: CoupleId,
+        channel: ChannelId,
+        message: serenity::CreateMessage,
+        nonce: &str,
+    ) -> Result<crate::domain::ids::MessageId, JobError> {
+        crate::discord::post::send(&self.http, &self.state.pacer, channel, message, nonce)
+            .await
+            .map_err(|e| gone(couple, channel, e))
+    }
+}
+
 /// How a job ended when it did not fail.
 #[derive(Debug)]
 pub enum Outcome {
@@ -59,11 +75,7 @@ impl From<crate::discord::post::PostError> for JobError {
 
 /// Sorts a failed post: a channel that is gone for good pauses its couple; anything else is
 /// retried with back-off.
-pub(crate) fn gone(
-    couple: CoupleId,
-    channel: ChannelId,
-    e: crate::discord::post::PostError,
-) -> JobError {
+fn gone(couple: CoupleId, channel: ChannelId, e: crate::discord::post::PostError) -> JobError {
     match e {
         crate::discord::post::PostError::Gone { status } => JobError::Gone {
             couple,

@@ -5,10 +5,8 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::gone;
 use super::{plan, JobCx, JobError, Outcome};
 use crate::app::AppState;
-use crate::discord::post;
 use crate::domain::couple::Couple;
 use crate::domain::ids::{CoupleId, JobId};
 use crate::domain::recap::{self as dr, IsoWeek, Period};
@@ -66,15 +64,9 @@ pub async fn run(
     tx.commit().await?;
     let period = dr::period_of(week, settings.recap_weekday);
     let rendered = build(st, &cx.http, &couple, period, Kind::Weekly).await?;
-    let mid = post::send(
-        &cx.http,
-        &cx.state.pacer,
-        couple.channel,
-        rendered.message(),
-        &nonce,
-    )
-    .await
-    .map_err(|e| gone(couple_id, couple.channel, e))?;
+    let mid = cx
+        .post(couple_id, couple.channel, rendered.message(), &nonce)
+        .await?;
     recaps::mark_posted(&st.pool, couple_id, week, mid.0, now).await?;
     tracing::info!(couple_id = %couple_id, week = %week, quiet = rendered.chart.is_none(), "weekly recap posted");
     Ok(Outcome::Done)

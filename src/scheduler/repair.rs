@@ -7,10 +7,10 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
-use super::{gone, JobCx, JobError, Outcome};
+use super::{JobCx, JobError, Outcome};
 use crate::config::RepairConfig;
 use crate::discord::render::ts;
-use crate::discord::{post, repair as view};
+use crate::discord::repair as view;
 use crate::domain::ids::{AgreementId, CoupleId, JobId, RepairId};
 use crate::domain::jobs::Job;
 use crate::domain::repair::{self as dr, State, Status};
@@ -170,15 +170,13 @@ pub async fn return_after_break(
     else {
         return Ok(Outcome::Skipped("repair gone"));
     };
-    post::send(
-        &cx.http,
-        &cx.state.pacer,
+    cx.post(
+        couple.id,
         couple.channel,
         card.message(),
         &nonce_for(job_id.0),
     )
-    .await
-    .map_err(|e| gone(couple.id, couple.channel, e))?;
+    .await?;
     Ok(Outcome::Done)
 }
 
@@ -212,15 +210,13 @@ pub async fn remind(
     let Some((_, card)) = view::scheduled_card(st, rid, &lead).await? else {
         return Ok(Outcome::Skipped("repair gone"));
     };
-    post::send(
-        &cx.http,
-        &cx.state.pacer,
+    cx.post(
+        couple.id,
         couple.channel,
         card.message(),
         &nonce_for(job_id.0),
     )
-    .await
-    .map_err(|e| gone(couple.id, couple.channel, e))?;
+    .await?;
     Ok(Outcome::Done)
 }
 
@@ -275,15 +271,13 @@ pub async fn expire(
     let Some((_, card)) = view::scheduled_card(st, rid, "").await? else {
         return Ok(Outcome::Skipped("repair gone"));
     };
-    post::send(
-        &cx.http,
-        &cx.state.pacer,
+    cx.post(
+        couple.id,
         couple.channel,
         card.message(),
         &nonce_for(job_id.0),
     )
-    .await
-    .map_err(|e| gone(couple.id, couple.channel, e))?;
+    .await?;
     Ok(Outcome::Done)
 }
 
@@ -327,15 +321,13 @@ pub async fn revisit(
     let Some(card) = view::revisit_card(&snap, &st.content) else {
         return Ok(Outcome::Skipped("agreement gone"));
     };
-    post::send(
-        &cx.http,
-        &cx.state.pacer,
+    cx.post(
+        couple.id,
         couple.channel,
         card.message(),
         &nonce_for(job_id.0),
     )
-    .await
-    .map_err(|e| gone(couple.id, couple.channel, e))?;
+    .await?;
     tracing::info!(couple_id = %couple.id, repair_id = %rid, agreement_id = %agreement, "agreement revisit posted");
     Ok(Outcome::Done)
 }
