@@ -4,7 +4,7 @@
 pub mod fake;
 pub mod stage;
 
-use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
@@ -18,7 +18,8 @@ pub struct SandboxArgs {
     /// How many simulated days to play.
     #[arg(long, default_value_t = 7)]
     pub days: u32,
-    /// The first simulated day (YYYY-MM-DD); default: today.
+    /// The first simulated day (YYYY-MM-DD); default: this week's Monday, so a week ends with
+    /// the Sunday recap.
     #[arg(long, value_parser = parse_date)]
     pub start: Option<NaiveDate>,
     /// The two partners' time zones, comma-separated.
@@ -52,7 +53,10 @@ pub async fn run(config: Config, args: SandboxArgs) -> anyhow::Result<bool> {
             _ => anyhow::bail!("--zones takes two zones, like Europe/Berlin,America/New_York"),
         }
     };
-    let start_date = args.start.unwrap_or_else(|| Utc::now().date_naive());
+    let start_date = args.start.unwrap_or_else(|| {
+        let today = Utc::now().date_naive();
+        today - Duration::days(i64::from(today.weekday().num_days_from_monday()))
+    });
     // Begin just before midnight UTC so day 1 holds both partners' first check-ins.
     let start = Utc.from_utc_datetime(&start_date.and_time(NaiveTime::MIN));
     println!(
