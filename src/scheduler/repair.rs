@@ -161,13 +161,25 @@ pub async fn return_after_break(
         // The flow waits, open, until they return from their pause; `/repair` shows it.
         return Ok(Outcome::Skipped("couple paused"));
     }
-    let Some((_, card)) = view::scheduled_card(
-        st,
+    post_card(
+        cx,
+        &couple,
         rid,
         "Welcome back, you two. 🌿 Take a slow breath before you begin.",
+        job_id,
     )
-    .await?
-    else {
+    .await
+}
+
+/// Posts the repair's current step under a lead line, with the job's nonce.
+async fn post_card(
+    cx: &JobCx,
+    couple: &crate::domain::couple::Couple,
+    rid: RepairId,
+    lead: &str,
+    job_id: JobId,
+) -> Result<Outcome, JobError> {
+    let Some((_, card)) = view::scheduled_card(&cx.state, rid, lead).await? else {
         return Ok(Outcome::Skipped("repair gone"));
     };
     cx.post(
@@ -207,17 +219,7 @@ pub async fn remind(
          I'll close it {}.",
         ts(closes, 'R')
     );
-    let Some((_, card)) = view::scheduled_card(st, rid, &lead).await? else {
-        return Ok(Outcome::Skipped("repair gone"));
-    };
-    cx.post(
-        couple.id,
-        couple.channel,
-        card.message(),
-        &nonce_for(job_id.0),
-    )
-    .await?;
-    Ok(Outcome::Done)
+    post_card(cx, &couple, rid, &lead, job_id).await
 }
 
 /// Closes a repair that rested too long, with a kind note (or completes one that only
