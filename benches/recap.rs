@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 use attune::config::Config;
 use attune::content::Library;
 use attune::domain::checkin::Mood;
-use attune::domain::ids::{CoupleId, UserId};
+use attune::domain::couple::{Couple, Partner, Room};
+use attune::domain::ids::{CoupleId, PersonId, RoomId, TransportKind};
 use attune::domain::jobs::Job;
 use attune::domain::recap::{
     aggregate, period_of, IsoWeek, PartnerInput, PracticeExtras, RevealedAnswer, RevealedRound,
     WeekData,
 };
-use attune::recap::{render, Kind};
+use attune::flows::recap::{card, Kind};
 use attune::sandbox::stage::{Stage, ALICE, BOB, GUILD};
 use chrono::{DateTime, Duration as CDuration, Utc, Weekday};
 use chrono_tz::Tz;
@@ -46,14 +47,14 @@ fn full_week() -> WeekData {
         rounds.push(RevealedRound {
             answers: vec![
                 RevealedAnswer {
-                    user: UserId(ALICE),
+                    user: PersonId(uuid::Uuid::from_u128(1)),
                     at: opened + CDuration::minutes(5),
                     day: None,
                     mood: a,
                     guess: Some(b),
                 },
                 RevealedAnswer {
-                    user: UserId(BOB),
+                    user: PersonId(uuid::Uuid::from_u128(2)),
                     at: opened + CDuration::minutes(50),
                     day: None,
                     mood: b,
@@ -66,16 +67,40 @@ fn full_week() -> WeekData {
         period: period_of(week(), Weekday::Sun),
         partners: vec![
             PartnerInput {
-                user: UserId(ALICE),
+                user: PersonId(uuid::Uuid::from_u128(1)),
                 zone: Tz::Europe__Berlin,
             },
             PartnerInput {
-                user: UserId(BOB),
+                user: PersonId(uuid::Uuid::from_u128(2)),
                 zone: Tz::America__New_York,
             },
         ],
         rounds,
         extras: PracticeExtras::default(),
+    }
+}
+
+/// The couple of `full_week`, as the recap's card needs it.
+fn demo_couple() -> Couple {
+    let partner = |n: u128, seat| Partner {
+        person: PersonId(uuid::Uuid::from_u128(n)),
+        handle: n.to_string(),
+        seat,
+        zone: None,
+    };
+    Couple {
+        id: CoupleId::new(),
+        room: Room {
+            id: RoomId::new(),
+            transport: TransportKind::Discord,
+            external: "1".into(),
+            space: None,
+        },
+        created_by: Some(PersonId(uuid::Uuid::from_u128(1))),
+        created_at: Utc::now(),
+        paused_until: None,
+        unreachable_since: None,
+        partners: vec![partner(1, 1), partner(2, 2)],
     }
 }
 
@@ -99,22 +124,22 @@ fn report(label: &str, mut samples: Vec<Duration>) {
 fn one_couple(lib: &Library, runs: usize) -> usize {
     let data = full_week();
     let names = vec!["alice".to_string(), "bob".to_string()];
-    let couple = CoupleId::new();
+    let couple = demo_couple();
     let mut png_len = 0;
     for _ in 0..20 {
-        let r = render(&aggregate(&data), &names, lib, couple, Kind::Weekly).expect("render");
-        png_len = r.chart.map(|c| c.png.len()).unwrap_or(0);
+        let r = card(&aggregate(&data), &names, lib, &couple, Kind::Weekly).expect("render");
+        png_len = r.image.map(|c| c.png.len()).unwrap_or(0);
     }
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = Instant::now();
         let recap = aggregate(&data);
-        let r = render(&recap, &names, lib, couple, Kind::Weekly).expect("render");
-        std::hint::black_box(&r.embed);
+        let r = card(&recap, &names, lib, &couple, Kind::Weekly).expect("render");
+        std::hint::black_box(&r.panel);
         samples.push(t.elapsed());
     }
     report(
-        "one couple, aggregate + embed + chart PNG (in memory)",
+        "one couple, aggregate + card + chart PNG (in memory)",
         samples,
     );
     png_len
@@ -123,36 +148,43 @@ fn one_couple(lib: &Library, runs: usize) -> usize {
 /// Inserts `n` couples (alice in Berlin, bob in New York, each couple in its own channel)
 /// with two revealed check-ins a day for the whole week, both partners answering.
 async fn seed(pool: &sqlx::PgPool, n: i64) -> anyhow::Result<Vec<CoupleId>> {
+    use attune::domain::ids::TransportKind::Discord;
     let now = at("2026-11-23T00:00:00Z");
-    for (user, zone) in [(ALICE, "Europe/Berlin"), (BOB, "America/New_York")] {
-        sqlx::query(
-            "insert into people (user_id, time_zone, created_at, updated_at) values ($1, $2, $3, $3)
-             on conflict (user_id) do update set time_zone = excluded.time_zone",
-        )
-        .bind(user as i64)
-        .bind(zone)
-        .bind(now)
-        .execute(pool)
-        .await?;
+    let mut people = Vec::new();
+    {
+        let mut conn = pool.acquire().await?;
+        for (user, zone) in [(ALICE, "Europe/Berlin"), (BOB, "America/New_York")] {
+            let p =
+                attune::store::people::ensure(&mut conn, Discord, &user.to_string(), now).await?;
+            attune::store::people::set_zone(&mut *conn, p, zone.parse().expect("zone"), now)
+                .await?;
+            people.push(p.0);
+        }
     }
+    let (a, b) = (people[0], people[1]);
     let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "insert into couples (id, guild_id, channel_id, created_by, created_at)
-         select gen_random_uuid(), $1, 700000000000000000 + g, $2, $3 from generate_series(1, $4) g
+        "with r as (
+            insert into rooms (id, transport, external_id, space)
+            select gen_random_uuid(), 'discord', (700000000000000000 + g)::text, $1
+            from generate_series(1, $4) g returning id
+         )
+         insert into couples (id, room_id, created_by, created_at)
+         select gen_random_uuid(), r.id, $2, $3 from r
          returning id",
     )
-    .bind(GUILD as i64)
-    .bind(ALICE as i64)
+    .bind(GUILD.to_string())
+    .bind(a)
     .bind(now)
     .bind(n)
     .fetch_all(pool)
     .await?;
     sqlx::query(
-        "insert into partners (couple_id, user_id, seat)
-         select c.id, u.user_id, u.seat from couples c
-         cross join (values ($1::bigint, 1::smallint), ($2::bigint, 2::smallint)) u(user_id, seat)",
+        "insert into partners (couple_id, person_id, seat)
+         select c.id, u.person_id, u.seat from couples c
+         cross join (values ($1::uuid, 1::smallint), ($2::uuid, 2::smallint)) u(person_id, seat)",
     )
-    .bind(ALICE as i64)
-    .bind(BOB as i64)
+    .bind(a)
+    .bind(b)
     .execute(pool)
     .await?;
     // 14 rounds per couple: 07:00Z and 19:00Z each day of the week.
@@ -169,24 +201,24 @@ async fn seed(pool: &sqlx::PgPool, n: i64) -> anyhow::Result<Vec<CoupleId>> {
     .execute(pool)
     .await?;
     sqlx::query(
-        "insert into checkin_answers (checkin_id, user_id, mood, guess, submitted, updated_at)
-         select k.id, u.user_id, 1 + floor(random() * 5)::int, 1 + floor(random() * 5)::int,
+        "insert into checkin_answers (checkin_id, person_id, mood, guess, submitted, updated_at)
+         select k.id, u.person_id, 1 + floor(random() * 5)::int, 1 + floor(random() * 5)::int,
                 true, k.opened_at + interval '20 minutes'
-         from checkins k cross join (values ($1::bigint), ($2::bigint)) u(user_id)",
+         from checkins k cross join (values ($1::uuid), ($2::uuid)) u(person_id)",
     )
-    .bind(ALICE as i64)
-    .bind(BOB as i64)
+    .bind(a)
+    .bind(b)
     .execute(pool)
     .await?;
     sqlx::query(
-        "insert into checkin_posts (couple_id, user_id, slot, local_date, checkin_id, nonce,
+        "insert into checkin_posts (couple_id, person_id, slot, local_date, checkin_id, nonce,
                                     message_id, posted_at)
-         select k.couple_id, u.user_id, k.slot, k.round_date, k.id,
-                substr(md5(random()::text), 1, 25), 1, k.opened_at
-         from checkins k cross join (values ($1::bigint), ($2::bigint)) u(user_id)",
+         select k.couple_id, u.person_id, k.slot, k.round_date, k.id,
+                substr(md5(random()::text), 1, 25), '1', k.opened_at
+         from checkins k cross join (values ($1::uuid), ($2::uuid)) u(person_id)",
     )
-    .bind(ALICE as i64)
-    .bind(BOB as i64)
+    .bind(a)
+    .bind(b)
     .execute(pool)
     .await?;
     sqlx::query("analyze").execute(pool).await?;
@@ -205,14 +237,14 @@ async fn one_couple_with_db(stage: &Stage, lib: &Library, couple: CoupleId) -> a
         let mut conn = stage.pool().acquire().await?;
         let data = attune::store::recap::week_data(&mut conn, &c, period).await?;
         drop(conn);
-        let r = render(&aggregate(&data), &names, lib, couple, Kind::Weekly)?;
-        std::hint::black_box(&r.embed);
+        let r = card(&aggregate(&data), &names, lib, &c, Kind::Weekly)?;
+        std::hint::black_box(&r.panel);
         if i >= 20 {
             samples.push(t.elapsed());
         }
     }
     report(
-        "one couple, week read from Postgres + aggregate + embed + chart PNG",
+        "one couple, week read from Postgres + aggregate + card + chart PNG",
         samples,
     );
     Ok(())

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use attune::app;
 use attune::config::Config;
 use attune::domain::clock::SystemClock;
-use attune::domain::ids::{ChannelId, GuildId, UserId};
 use attune::domain::jobs::Job;
 use attune::domain::schedule::Slot;
 use attune::sandbox::fake::{FakeDiscord, FakeOptions, World};
@@ -63,18 +62,15 @@ async fn main() -> anyhow::Result<()> {
     let due = Utc::now() + chrono::Duration::seconds(3 + (couples as i64) / 2000);
     let mut tx = pool.begin().await?;
     for i in 0..couples as u64 {
-        let a = UserId(1_000_000_000 + 2 * i);
-        let b = UserId(1_000_000_001 + 2 * i);
-        let couple = store::couples::create(
+        let (couple, a, _) = attune::sandbox::stage::seed_discord_couple(
             &mut tx,
-            GuildId(7_000_000 + i),
-            ChannelId(8_000_000_000 + i),
-            a,
-            b,
+            7_000_000 + i,
+            8_000_000_000 + i,
+            1_000_000_000 + 2 * i,
+            1_000_000_001 + 2 * i,
             due - chrono::Duration::days(1),
         )
-        .await?
-        .expect("fresh channel");
+        .await?;
         let job = Job::post(couple, a, Slot::Morning, due.date_naive());
         store::jobs::schedule(&mut *tx, &job, due, due - chrono::Duration::days(1)).await?;
     }

@@ -2,8 +2,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{expand, ContentError, Library};
+use super::{copy, expand, similar, ContentError, Library};
+use super::{CARE_WAYS, SETTINGS, TIERS, WEEKLY_THEMES};
 use super::{MICRO_CONCEPTS, QUESTION_SLOTS, REPAIR_STEPS, SUGGESTION_CATEGORIES};
+
+/// Enough for a year of daily use without a text coming back too soon.
+pub const MIN_MORNING: usize = 60;
+pub const MIN_EVENING: usize = 60;
+pub const MIN_WEEKLY: usize = 40;
+pub const MIN_MICRO: usize = 200;
+/// Love-language prompts per way of caring.
+pub const MIN_PER_CARE_WAY: usize = 5;
+/// A question is asked in the note box's placeholder, which Discord caps at 100.
+const QUESTION_BOX_LIMIT: usize = 100;
+/// Words a label must not use: the bot speaks plainly.
+const JARGON: &[&str] = &["flooded", "bids", "micro-moment", "reps", "attunement"];
+const LABEL_LIMIT: usize = 40;
 
 /// What a placeholder may expand to at worst: a mention or a display name.
 const PLACEHOLDER_WORST_CASE: usize = 40;
@@ -31,6 +45,11 @@ pub(super) struct Origins {
     pub steps: BTreeMap<&'static str, String>,
     /// The file of `[safety]`; `None` skips it, as for steps.
     pub safety: Option<String>,
+    /// The file of each copy text, concept label, the feelings and the signals.
+    pub text: BTreeMap<String, String>,
+    pub concepts: BTreeMap<String, String>,
+    pub feelings: Option<String>,
+    pub signals: Option<String>,
     /// Where problems about a whole kind of entry (an empty concept, say) are reported.
     pub micro_file: String,
     pub question_file: String,
@@ -49,6 +68,10 @@ impl Origins {
             suggestions: Vec::new(),
             steps: BTreeMap::new(),
             safety: None,
+            text: BTreeMap::new(),
+            concepts: BTreeMap::new(),
+            feelings: None,
+            signals: None,
             micro_file: place.to_owned(),
             question_file: place.to_owned(),
             suggestion_file: place.to_owned(),
@@ -68,6 +91,18 @@ impl Origins {
                 .map(|step| (*step, "content/repair.toml".to_owned()))
                 .collect(),
             safety: Some("content/safety.toml".to_owned()),
+            text: library
+                .text
+                .keys()
+                .map(|k| (k.clone(), super::copy_file_of(k)))
+                .collect(),
+            concepts: library
+                .concept_labels
+                .keys()
+                .map(|k| (k.clone(), "content/micro.toml".to_owned()))
+                .collect(),
+            feelings: Some("content/feelings.toml".to_owned()),
+            signals: Some("content/safety.toml".to_owned()),
             micro_file: "content/micro.toml".to_owned(),
             question_file: "content/checkin.toml".to_owned(),
             suggestion_file: "content/recap.toml".to_owned(),
@@ -82,6 +117,16 @@ fn file_of<'a>(files: &'a [String], index: usize, fallback: &'a str) -> &'a str 
 
 /// Every problem in `library`.
 pub(super) fn check(library: &Library, origins: &Origins) -> Vec<ContentError> {
+    check_rules(library, origins, true)
+}
+
+/// Every problem in `library`; `minimums` says whether the sizes a year of use needs are
+/// enforced too (the rule tests use small libraries).
+pub(super) fn check_rules(
+    library: &Library,
+    origins: &Origins,
+    minimums: bool,
+) -> Vec<ContentError> {
     let mut checker = Checker::default();
 
     for (index, prompt) in library.micro.iter().enumerate() {
@@ -125,6 +170,20 @@ pub(super) fn check(library: &Library, origins: &Origins) -> Vec<ContentError> {
             );
         }
         checker.unique_text(file, &entry, &prompt.text);
+        checker.known(file, &entry, "tier", &prompt.tier, TIERS);
+        checker.known(file, &entry, "setting", &prompt.setting, SETTINGS);
+        match (&prompt.care, prompt.concept == "love_languages") {
+            (Some(care), _) => checker.known(file, &entry, "care", care, CARE_WAYS),
+            (None, true) => checker.push(
+                file,
+                Some(&entry),
+                format!(
+                    "a love_languages prompt needs care = one of: {}",
+                    CARE_WAYS.join(", ")
+                ),
+            ),
+            (None, false) => {}
+        }
     }
 
     for (index, question) in library.questions.iter().enumerate() {
@@ -134,6 +193,35 @@ pub(super) fn check(library: &Library, origins: &Origins) -> Vec<ContentError> {
         checker.text(file, &entry, "text", &question.text);
         checker.limit(file, Some(&entry), "text", &question.text, QUESTION_LIMIT);
         checker.unique_text(file, &entry, &question.text);
+        checker.known(file, &entry, "tier", &question.tier, TIERS);
+        let box_len = question
+            .text
+            .replace("{partner}", &"x".repeat(20))
+            .replace("{name}", &"x".repeat(20))
+            .chars()
+            .count();
+        if box_len > QUESTION_BOX_LIMIT {
+            checker.push(
+                file,
+                Some(&entry),
+                format!("text is {box_len} characters with names filled in; a question must fit the answer box's {QUESTION_BOX_LIMIT}"),
+            );
+        }
+        match (&question.theme, question.slot == "weekly") {
+            (Some(theme), true) => checker.known(file, &entry, "theme", theme, WEEKLY_THEMES),
+            (None, true) => checker.push(
+                file,
+                Some(&entry),
+                format!(
+                    "a weekly question needs theme = one of: {}",
+                    WEEKLY_THEMES.join(", ")
+                ),
+            ),
+            (Some(_), false) => {
+                checker.push(file, Some(&entry), "only weekly questions have a theme")
+            }
+            (None, false) => {}
+        }
     }
 
     for (index, suggestion) in library.suggestions.iter().enumerate() {
@@ -206,8 +294,15 @@ pub(super) fn check(library: &Library, origins: &Origins) -> Vec<ContentError> {
         }
     }
 
+    check_copy(&mut checker, library, origins);
+    check_labels_and_lists(&mut checker, library, origins);
+    check_near_duplicates(&mut checker, library, origins);
+
     if !origins.complete {
         return checker.errors;
+    }
+    if minimums {
+        check_minimums(&mut checker, library, origins);
     }
     checker.not_empty(
         &origins.micro_file,
@@ -232,6 +327,223 @@ pub(super) fn check(library: &Library, origins: &Origins) -> Vec<ContentError> {
     );
 
     checker.errors
+}
+
+/// Every registry key present, nothing unknown, only declared placeholders, within limits.
+fn check_copy(checker: &mut Checker, library: &Library, origins: &Origins) {
+    let known: BTreeMap<&str, copy::Key> = copy::keys::all().map(|k| (k.name, *k)).collect();
+    for (name, text) in &library.text {
+        let file = origins.text.get(name).map_or("content", String::as_str);
+        let Some(key) = known.get(name.as_str()) else {
+            checker.push(
+                file,
+                Some(name),
+                "unknown text: no part of Attune uses this name",
+            );
+            continue;
+        };
+        if text.trim().is_empty() {
+            checker.push(file, Some(name), "text is empty");
+        }
+        for p in copy::placeholders(text) {
+            if !key.params.contains(&p) {
+                let allowed = if key.params.is_empty() {
+                    "this text takes no placeholders".to_string()
+                } else {
+                    format!(
+                        "allowed here: {}",
+                        key.params
+                            .iter()
+                            .map(|p| format!("{{{p}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                checker.push(
+                    file,
+                    Some(name),
+                    format!("unknown placeholder `{{{p}}}`; {allowed}"),
+                );
+            }
+        }
+        if let Some(max) = key.max {
+            let n = text.chars().count();
+            if n > max {
+                checker.push(
+                    file,
+                    Some(name),
+                    format!("{n} characters; the limit here is {max}"),
+                );
+            }
+        }
+    }
+    if origins.complete {
+        for key in known.values() {
+            if !library.text.contains_key(key.name) {
+                checker.push("content", Some(key.name), "this text is missing");
+            }
+        }
+    }
+}
+
+fn check_labels_and_lists(checker: &mut Checker, library: &Library, origins: &Origins) {
+    for (name, label) in &library.concept_labels {
+        let file = origins.concepts.get(name).map_or("content", String::as_str);
+        checker.known(file, name, "concept", name, MICRO_CONCEPTS);
+        if label.trim().is_empty() || label.chars().count() > LABEL_LIMIT {
+            checker.push(
+                file,
+                Some(name),
+                format!("label must be 1 to {LABEL_LIMIT} characters"),
+            );
+        }
+        let lower = label.to_lowercase();
+        for word in JARGON {
+            if lower.contains(word) {
+                checker.push(
+                    file,
+                    Some(name),
+                    format!("label uses the jargon word `{word}`; say it plainly"),
+                );
+            }
+        }
+    }
+    if origins.complete {
+        for concept in MICRO_CONCEPTS {
+            if !library.concept_labels.contains_key(*concept) {
+                checker.push(
+                    &origins.micro_file,
+                    Some(concept),
+                    "this concept has no [concept.NAME] label",
+                );
+            }
+        }
+    }
+    if let Some(file) = &origins.feelings {
+        let words = &library.feelings;
+        if words.is_empty() || words.len() > 25 {
+            checker.push(
+                file,
+                None,
+                "[feelings] needs 1 to 25 words (Discord's limit for one menu)",
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for w in words {
+            if w.trim().is_empty() || w.chars().count() > 25 || !seen.insert(w.to_lowercase()) {
+                checker.push(
+                    file,
+                    Some(w),
+                    "feeling words must be unique, 1 to 25 characters",
+                );
+            }
+        }
+    }
+    if let Some(file) = &origins.signals {
+        for (list, phrases) in [
+            ("danger", &library.signals.danger),
+            ("self_harm", &library.signals.self_harm),
+        ] {
+            for p in phrases {
+                if p.trim().chars().count() < 3 {
+                    checker.push(
+                        file,
+                        Some(list),
+                        format!("`{p}` is too short to match safely"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Near-duplicate questions or prompts make a year feel repetitive.
+fn check_near_duplicates(checker: &mut Checker, library: &Library, origins: &Origins) {
+    let questions: Vec<&str> = library.questions.iter().map(|q| q.text.as_str()).collect();
+    for (i, j, score) in similar::near_duplicates(&questions) {
+        let file = file_of(&origins.questions, j, &origins.question_file);
+        checker.push(
+            file,
+            Some(&library.questions[j].id),
+            format!(
+                "too much like question {} ({:.2} alike; the limit is {:.2})",
+                library.questions[i].id,
+                score,
+                similar::THRESHOLD
+            ),
+        );
+    }
+    let prompts: Vec<&str> = library.micro.iter().map(|p| p.text.as_str()).collect();
+    for (i, j, score) in similar::near_duplicates(&prompts) {
+        let file = file_of(&origins.micro, j, &origins.micro_file);
+        checker.push(
+            file,
+            Some(&library.micro[j].id),
+            format!(
+                "too much like prompt {} ({:.2} alike; the limit is {:.2})",
+                library.micro[i].id,
+                score,
+                similar::THRESHOLD
+            ),
+        );
+    }
+}
+
+/// Enough questions and prompts for a year.
+fn check_minimums(checker: &mut Checker, library: &Library, origins: &Origins) {
+    for (slot, min) in [
+        ("morning", MIN_MORNING),
+        ("evening", MIN_EVENING),
+        ("weekly", MIN_WEEKLY),
+    ] {
+        let n = library.questions.iter().filter(|q| q.slot == slot).count();
+        if n < min {
+            checker.push(
+                &origins.question_file,
+                None,
+                format!(
+                    "{n} {slot} questions; at least {min} are needed for a year without repeats"
+                ),
+            );
+        }
+    }
+    if library.micro.len() < MIN_MICRO {
+        checker.push(
+            &origins.micro_file,
+            None,
+            format!(
+                "{} micro prompts; at least {MIN_MICRO} are needed",
+                library.micro.len()
+            ),
+        );
+    }
+    for care in CARE_WAYS {
+        let n = library
+            .micro
+            .iter()
+            .filter(|p| p.care.as_deref() == Some(*care))
+            .count();
+        if n < MIN_PER_CARE_WAY {
+            checker.push(
+                &origins.micro_file,
+                None,
+                format!("{n} prompts with care = {care}; at least {MIN_PER_CARE_WAY} are needed"),
+            );
+        }
+    }
+    for theme in WEEKLY_THEMES {
+        if !library
+            .questions
+            .iter()
+            .any(|q| q.theme.as_deref() == Some(*theme))
+        {
+            checker.push(
+                &origins.question_file,
+                None,
+                format!("no weekly question has theme {theme}"),
+            );
+        }
+    }
 }
 
 #[derive(Default)]

@@ -7,9 +7,12 @@ use serde::Deserialize;
 
 use super::check::{self, Origins};
 use super::REPAIR_STEPS;
-use super::{ContentError, Library, MicroPrompt, Question, RepairStep, SafetyTexts, Suggestion};
+use super::{
+    ContentError, Library, MicroPrompt, Question, RepairStep, SafetyTexts, Signals, Suggestion,
+};
 
-const KNOWN_TABLES: &str = "[[prompt]], [[question]], [[suggestion]], [step.NAME] or [safety]";
+const KNOWN_TABLES: &str = "[[prompt]], [[question]], [[suggestion]], [step.NAME], [safety], \
+                            [signals], [feelings], [concept.NAME] or [text.SECTION]";
 
 /// Collects entries from any number of files, then builds and checks the library.
 #[derive(Default)]
@@ -19,6 +22,11 @@ pub(super) struct Loader {
     suggestions: Vec<(Suggestion, String)>,
     steps: BTreeMap<&'static str, (RepairStep, String)>,
     safety: Option<(SafetyTexts, String)>,
+    /// `section.name` → (text, file).
+    text: BTreeMap<String, (String, String)>,
+    concept_labels: BTreeMap<String, (String, String)>,
+    feelings: Option<(Vec<String>, String)>,
+    signals: Option<(Signals, String)>,
     errors: Vec<ContentError>,
     /// A file could not be read or parsed, so nothing can be said about what is missing.
     unreadable: bool,
@@ -62,6 +70,17 @@ impl Loader {
                 }
                 "step" => self.add_steps(file, value),
                 "safety" => self.add_safety(file, value),
+                "text" => self.add_text(file, value),
+                "concept" => self.add_concepts(file, value),
+                "feelings" => self.add_feelings(file, value),
+                "signals" => match Signals::deserialize(value) {
+                    Ok(signals) => self.signals = Some((signals, file.to_owned())),
+                    Err(error) => self.errors.push(ContentError::new(
+                        file,
+                        None,
+                        format!("[signals]: {}", error.message()),
+                    )),
+                },
                 other => self.errors.push(ContentError::new(
                     file,
                     None,
@@ -107,6 +126,83 @@ impl Loader {
                 continue;
             }
             self.steps.insert(canonical, (step, file.to_owned()));
+        }
+    }
+
+    /// `[text.SECTION] name = "…"`: a later file's text replaces an earlier one's (a host's
+    /// folder is read after the built-in copy, so it only needs the texts it changes).
+    fn add_text(&mut self, file: &str, value: toml::Value) {
+        let toml::Value::Table(sections) = value else {
+            self.errors.push(ContentError::new(
+                file,
+                None,
+                "`text` must hold one table per section, like [text.checkin]",
+            ));
+            return;
+        };
+        for (section, texts) in sections {
+            let toml::Value::Table(texts) = texts else {
+                self.errors.push(ContentError::new(
+                    file,
+                    Some(&section),
+                    format!("[text.{section}] must be a table of name = \"text\""),
+                ));
+                continue;
+            };
+            for (name, text) in texts {
+                let key = format!("{section}.{name}");
+                match text {
+                    toml::Value::String(t) => {
+                        self.text.insert(key, (t, file.to_owned()));
+                    }
+                    _ => self
+                        .errors
+                        .push(ContentError::new(file, Some(&key), "must be a string")),
+                }
+            }
+        }
+    }
+
+    fn add_concepts(&mut self, file: &str, value: toml::Value) {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Concept {
+            label: String,
+        }
+        let toml::Value::Table(concepts) = value else {
+            self.errors.push(ContentError::new(
+                file,
+                None,
+                "`concept` must hold one table per concept, like [concept.gratitude]",
+            ));
+            return;
+        };
+        for (name, value) in concepts {
+            match Concept::deserialize(value) {
+                Ok(c) => {
+                    self.concept_labels.insert(name, (c.label, file.to_owned()));
+                }
+                Err(error) => {
+                    self.errors
+                        .push(ContentError::new(file, Some(&name), error.message()));
+                }
+            }
+        }
+    }
+
+    fn add_feelings(&mut self, file: &str, value: toml::Value) {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Feelings {
+            words: Vec<String>,
+        }
+        match Feelings::deserialize(value) {
+            Ok(f) => self.feelings = Some((f.words, file.to_owned())),
+            Err(error) => self.errors.push(ContentError::new(
+                file,
+                None,
+                format!("[feelings]: {}", error.message()),
+            )),
         }
     }
 
@@ -164,6 +260,22 @@ impl Loader {
                 None,
                 "the [safety] table is missing",
             )),
+        }
+        for (key, (text, file)) in self.text {
+            library.text.insert(key.clone(), text);
+            origins.text.insert(key, file);
+        }
+        for (name, (label, file)) in self.concept_labels {
+            library.concept_labels.insert(name.clone(), label);
+            origins.concepts.insert(name, file);
+        }
+        if let Some((words, file)) = self.feelings {
+            library.feelings = words;
+            origins.feelings = Some(file);
+        }
+        if let Some((signals, file)) = self.signals {
+            library.signals = signals;
+            origins.signals = Some(file);
         }
         (library.micro, origins.micro) = self.micro.into_iter().unzip();
         (library.questions, origins.questions) = self.questions.into_iter().unzip();
@@ -256,6 +368,13 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
 pub(super) fn load_dir_report(dir: &Path) -> (Library, Vec<ContentError>) {
     let label = dir.display().to_string();
     let mut loader = Loader::default();
+    // The copy (the flows' words) starts from the built-in texts, so a host's folder only
+    // needs the ones it changes.
+    for (file, source) in super::BUILTIN_FILES {
+        if super::is_copy_file(file) {
+            loader.add_file(file, source);
+        }
+    }
     let listing = match std::fs::read_dir(dir) {
         Ok(listing) => listing,
         Err(error) => {

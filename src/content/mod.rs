@@ -20,7 +20,9 @@
 //! the library or add files (say `micro-extra.toml` with more `[[prompt]]`s).
 
 mod check;
+pub mod copy;
 mod load;
+pub mod similar;
 #[cfg(test)]
 mod tests;
 
@@ -44,7 +46,25 @@ pub const MICRO_CONCEPTS: &[&str] = &[
     "i_statements",
     "curiosity",
     "staying_with_emotion",
+    "calming_together",
+    "small_repairs",
+    "rituals",
+    "reaching_in",
+    "making_space",
+    "safe_ground",
 ];
+
+/// How much a question or prompt asks: light ones suit a light day.
+pub const TIERS: &[&str] = &["light", "deeper"];
+
+/// Where a micro prompt can be done: with the partner in the room, apart, or either way.
+pub const SETTINGS: &[&str] = &["any", "together", "apart"];
+
+/// The ways of receiving care a partner can pick (love languages).
+pub const CARE_WAYS: &[&str] = &["words", "time", "service", "gifts", "touch"];
+
+/// The four parts of the weekly check-in.
+pub const WEEKLY_THEMES: &[&str] = &["appreciation", "went_well", "talk_about", "need_ahead"];
 
 /// The check-in slots a question can belong to.
 pub const QUESTION_SLOTS: &[&str] = &["morning", "evening", "weekly"];
@@ -78,6 +98,24 @@ pub struct Library {
     pub suggestions: Vec<Suggestion>,
     pub repair: RepairTexts,
     pub safety: SafetyTexts,
+    /// The flows' copy by `section.name` (see [`copy`]).
+    pub text: std::collections::BTreeMap<String, String>,
+    /// A friendly label per micro concept (`[concept.NAME] label = "…"`).
+    pub concept_labels: std::collections::BTreeMap<String, String>,
+    /// The feeling words on the check-in card (`[feelings] words = […]`).
+    pub feelings: Vec<String>,
+    /// Words that suggest danger or self-harm (`[signals]`).
+    pub signals: Signals,
+}
+
+/// Phrases that suggest someone may not be safe, matched on word boundaries, case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signals {
+    #[serde(default)]
+    pub danger: Vec<String>,
+    #[serde(default)]
+    pub self_harm: Vec<String>,
 }
 
 /// A tiny nudge sent to one partner (`[[prompt]]`).
@@ -94,6 +132,23 @@ pub struct MicroPrompt {
     /// True when the prompt is about the other partner (then it uses `{partner}`).
     #[serde(default)]
     pub about_partner: bool,
+    /// One of [`TIERS`]; light prompts are the ones a light day draws from.
+    #[serde(default = "default_tier")]
+    pub tier: String,
+    /// One of [`SETTINGS`].
+    #[serde(default = "default_setting")]
+    pub setting: String,
+    /// For love-language prompts: the way of caring it draws on (one of [`CARE_WAYS`]).
+    #[serde(default)]
+    pub care: Option<String>,
+}
+
+fn default_tier() -> String {
+    "light".into()
+}
+
+fn default_setting() -> String {
+    "any".into()
 }
 
 /// A check-in "question of the day" (`[[question]]`).
@@ -104,6 +159,12 @@ pub struct Question {
     /// One of [`QUESTION_SLOTS`].
     pub slot: String,
     pub text: String,
+    /// One of [`TIERS`].
+    #[serde(default = "default_tier")]
+    pub tier: String,
+    /// For weekly questions: which part of the weekly check-in (one of [`WEEKLY_THEMES`]).
+    #[serde(default)]
+    pub theme: Option<String>,
 }
 
 /// A suggestion for next week at the end of a recap (`[[suggestion]]`).
@@ -185,6 +246,21 @@ pub struct SafetyTexts {
     pub resources: String,
     /// What to do when flooded: pause, breathe, come back at a set time.
     pub break_note: String,
+    /// For someone who may be thinking of hurting themselves; hosts put local lines here.
+    #[serde(default)]
+    pub self_harm: String,
+    /// Shown only to the person who said they don't feel safe.
+    #[serde(default)]
+    pub unsafe_private: String,
+    /// Shown privately when what someone typed suggests danger or self-harm.
+    #[serde(default)]
+    pub signal_note: String,
+    /// The neutral public line when a flow stops for safety.
+    #[serde(default)]
+    pub paused_public: String,
+    /// `/attune help`.
+    #[serde(default)]
+    pub help: String,
 }
 
 /// One problem in the library: which file, which entry (when there is one), what is wrong.
@@ -256,6 +332,34 @@ const BUILTIN_FILES: &[(&str, &str)] = &[
     (
         "content/safety.toml",
         include_str!("../../content/safety.toml"),
+    ),
+    (
+        "content/feelings.toml",
+        include_str!("../../content/feelings.toml"),
+    ),
+    (
+        "content/text-common.toml",
+        include_str!("../../content/text-common.toml"),
+    ),
+    (
+        "content/text-onboarding.toml",
+        include_str!("../../content/text-onboarding.toml"),
+    ),
+    (
+        "content/text-checkin.toml",
+        include_str!("../../content/text-checkin.toml"),
+    ),
+    (
+        "content/text-repair.toml",
+        include_str!("../../content/text-repair.toml"),
+    ),
+    (
+        "content/text-recap.toml",
+        include_str!("../../content/text-recap.toml"),
+    ),
+    (
+        "content/text-privacy.toml",
+        include_str!("../../content/text-privacy.toml"),
     ),
 ];
 
@@ -461,4 +565,55 @@ pub fn expand(text: &str, partner: &str, name: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+impl Library {
+    /// A prompt or question (with `{partner}` and `{name}`) as text: the placeholders become
+    /// the people, or "your partner" / "you" when there is nobody to name.
+    pub fn prompt_text(
+        &self,
+        text: &str,
+        partner: Option<&crate::domain::ids::PersonRef>,
+        name: Option<&crate::domain::ids::PersonRef>,
+    ) -> crate::transport::Text {
+        use crate::transport::{Part, Text};
+        let mut out = Text::new();
+        let mut rest = text;
+        loop {
+            let next = [
+                ("{partner}", partner, copy::keys::common::YOUR_PARTNER),
+                ("{name}", name, copy::keys::common::YOU),
+            ]
+            .into_iter()
+            .filter_map(|(tag, who, fallback)| rest.find(tag).map(|at| (at, tag, who, fallback)))
+            .min_by_key(|(at, ..)| *at);
+            let Some((at, tag, who, fallback)) = next else {
+                out.push_plain(rest);
+                return out;
+            };
+            out.push_plain(&rest[..at]);
+            match who {
+                Some(p) => out.push(Part::Person(p.clone())),
+                None => out.push_plain(self.s(fallback)),
+            };
+            rest = &rest[at + tag.len()..];
+        }
+    }
+}
+
+/// The built-in copy files (the flows' words), by name.
+pub(crate) fn is_copy_file(file: &str) -> bool {
+    file.starts_with("content/text-")
+}
+
+/// The built-in file a copy key lives in.
+pub(crate) fn copy_file_of(key: &str) -> String {
+    let section = key.split('.').next().unwrap_or("common");
+    let file = match section {
+        "time" | "mood" => "common",
+        "settings" => "onboarding",
+        "micro" => "checkin",
+        other => other,
+    };
+    format!("content/text-{file}.toml")
 }

@@ -1,33 +1,58 @@
-//! The serenity/poise adapter: builds the client, registers the slash commands, routes
-//! component and modal interactions, and turns errors into kind replies.
+//! The Discord transport: serenity and poise. It builds the client and registers the slash
+//! commands ([`commands`]), routes buttons, menus and modal submits ([`router`]), renders
+//! cards to Discord's builders ([`render`]), posts for the scheduler ([`transport`]) and runs
+//! the gateway with its restart loop ([`gateway`]). It parses and renders; what anything
+//! means is decided in `flows`.
 
-pub mod checkin;
 pub mod commands;
-pub mod components;
 pub mod errors;
-pub mod micro;
-pub mod post;
+pub mod gateway;
 pub mod render;
-pub mod repair;
+pub mod router;
+pub mod transport;
 
 use std::sync::Arc;
 
 use poise::serenity_prelude as serenity;
 use secrecy::ExposeSecret;
 
-use crate::app::AppState;
 use crate::config::Config;
+use crate::domain::ids::TransportKind;
+use crate::flows::{Here, Who};
+use crate::state::AppState;
 pub use errors::BotError;
+pub use transport::DiscordTransport;
 
-pub type Ctx<'a> = poise::Context<'a, Arc<AppState>, BotError>;
+/// What every Discord handler can reach: the shared state and the transport (for posts that
+/// follow an answer).
+pub struct Data {
+    pub state: Arc<AppState>,
+    pub transport: Arc<DiscordTransport>,
+}
 
-/// The mentions every message allows by default: nobody. Messages that should notify a
-/// partner opt in with [`render::ping`].
-pub fn no_pings() -> serenity::CreateAllowedMentions {
-    serenity::CreateAllowedMentions::new()
-        .empty_users()
-        .empty_roles()
-        .everyone(false)
+pub type Ctx<'a> = poise::Context<'a, Arc<Data>, BotError>;
+
+/// Who acted, as Attune's flows see a Discord user.
+pub fn who(user: &serenity::User) -> Who {
+    Who {
+        transport: TransportKind::Discord,
+        handle: user.id.get().to_string(),
+    }
+}
+
+/// Where they acted, and whether Discord says the bot may post there.
+pub fn here(
+    channel: serenity::ChannelId,
+    guild: Option<serenity::GuildId>,
+    permissions: Option<serenity::Permissions>,
+) -> Here {
+    let needed = serenity::Permissions::VIEW_CHANNEL | serenity::Permissions::SEND_MESSAGES;
+    Here {
+        transport: TransportKind::Discord,
+        room: channel.get().to_string(),
+        space: guild.map(|g| g.get().to_string()),
+        can_post: permissions.is_none_or(|p| p.contains(needed)),
+    }
 }
 
 /// The HTTP client, pointed at `discord.proxy_url` when set. serenity ignores the proxy while
@@ -45,8 +70,8 @@ pub fn build_http(config: &Config, token: &str) -> anyhow::Result<serenity::Http
     Ok(b.build())
 }
 
-pub fn framework(state: Arc<AppState>) -> poise::Framework<Arc<AppState>, BotError> {
-    let dev_guild = state.config.discord.dev_guild_id;
+pub fn framework(data: Arc<Data>) -> poise::Framework<Arc<Data>, BotError> {
+    let dev_guild = data.state.config.discord.dev_guild_id;
     poise::Framework::builder()
         .options(poise::FrameworkOptions {
             commands: commands::all(),
@@ -60,13 +85,13 @@ pub fn framework(state: Arc<AppState>) -> poise::Framework<Arc<AppState>, BotErr
             },
             post_command: |ctx| {
                 Box::pin(async move {
-                    errors::count_command(ctx, crate::ops::Outcome::Ok).await;
+                    errors::count_command(ctx, crate::metrics::Outcome::Ok).await;
                 })
             },
             event_handler: |fw, event| {
-                Box::pin(components::on_event(fw.serenity_context, event, fw.user_data))
+                Box::pin(router::on_event(fw.serenity_context, event, fw.user_data))
             },
-            allowed_mentions: Some(no_pings()),
+            allowed_mentions: Some(render::no_pings()),
             initialize_owners: false,
             ..Default::default()
         })
@@ -86,22 +111,26 @@ pub fn framework(state: Arc<AppState>) -> poise::Framework<Arc<AppState>, BotErr
                     tracing::error!(error = %e, "could not register slash commands");
                 }
                 tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
-                Ok(state)
+                Ok(data)
             })
         })
         .build()
 }
 
-/// The serenity client with our framework, not yet started.
-pub async fn client(state: Arc<AppState>) -> anyhow::Result<serenity::Client> {
-    let token = state
-        .config
+/// The bot token, or the config error that names the missing key.
+pub fn token(config: &Config) -> anyhow::Result<String> {
+    config
         .discord
         .token
         .as_ref()
         .map(|t| t.expose_secret().to_string())
-        .ok_or_else(|| anyhow::anyhow!(state.config.require_token().unwrap_err()))?;
-    let http = build_http(&state.config, &token)?;
+        .ok_or_else(|| anyhow::anyhow!(config.require_token().unwrap_err()))
+}
+
+/// The serenity client with our framework, not yet started.
+pub async fn client(data: Arc<Data>) -> anyhow::Result<serenity::Client> {
+    let token = token(&data.state.config)?;
+    let http = build_http(&data.state.config, &token)?;
     // No privileged intents: everything arrives as interactions.
     let intents = serenity::GatewayIntents::GUILDS;
     // Nothing in Attune reads serenity's cache (every handler works from the interaction and
@@ -112,7 +141,7 @@ pub async fn client(state: Arc<AppState>) -> anyhow::Result<serenity::Client> {
     cache.cache_users = false;
     let client = serenity::ClientBuilder::new_with_http(http, intents)
         .cache_settings(cache)
-        .framework(framework(state))
+        .framework(framework(data))
         .await?;
     Ok(client)
 }
@@ -125,4 +154,9 @@ pub fn invite_url(application_id: u64) -> String {
     format!(
         "https://discord.com/oauth2/authorize?client_id={application_id}&scope=bot%20applications.commands&permissions={INVITE_PERMISSIONS}"
     )
+}
+
+/// Time since a Discord timestamp (an interaction id's creation), never negative.
+pub fn since(ts: serenity::Timestamp) -> std::time::Duration {
+    (chrono::Utc::now() - *ts).to_std().unwrap_or_default()
 }

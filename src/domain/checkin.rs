@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::ids::UserId;
+use super::ids::PersonId;
 use super::schedule::{PartnerSchedule, Slot};
 
 /// A mood on a small, gentle scale. 1 is heavy, 5 is bright; no value is "bad".
@@ -20,57 +20,17 @@ impl Mood {
     pub fn value(self) -> u8 {
         self.0
     }
-
-    pub fn label(self) -> &'static str {
-        ["Heavy", "Low", "Okay", "Good", "Bright"][usize::from(self.0 - 1)]
-    }
-
-    pub fn emoji(self) -> &'static str {
-        ["🌧️", "🌥️", "⛅", "🌤️", "☀️"][usize::from(self.0 - 1)]
-    }
-
-    pub fn describe(self) -> String {
-        format!("{} {}", self.emoji(), self.label())
-    }
 }
-
-/// Feeling words offered in the answer card (at most 25: one select menu).
-pub const FEELINGS: [&str; 25] = [
-    "calm",
-    "content",
-    "grateful",
-    "hopeful",
-    "joyful",
-    "loved",
-    "playful",
-    "proud",
-    "relieved",
-    "tender",
-    "excited",
-    "peaceful",
-    "connected",
-    "anxious",
-    "disappointed",
-    "frustrated",
-    "hurt",
-    "lonely",
-    "overwhelmed",
-    "sad",
-    "stressed",
-    "tired",
-    "unsure",
-    "restless",
-    "irritable",
-];
 
 pub const MAX_FEELINGS: usize = 3;
 
-/// Keeps only known words, at most three, without repeats, in the order given.
-pub fn parse_feelings<S: AsRef<str>>(values: &[S]) -> Option<Vec<String>> {
+/// Keeps only words of `known` (the feeling words in `content/`), at most three, without
+/// repeats, in the order given.
+pub fn parse_feelings<S: AsRef<str>>(values: &[S], known: &[String]) -> Option<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for v in values {
         let v = v.as_ref();
-        if !FEELINGS.contains(&v) {
+        if !known.iter().any(|k| k == v) {
             return None;
         }
         if !out.iter().any(|o| o == v) {
@@ -123,9 +83,9 @@ pub fn ready_to_reveal(states: &[AnswerState], asked: usize) -> bool {
 pub fn asked(
     slot: &str,
     date: NaiveDate,
-    partners: &[(UserId, Option<PartnerSchedule>)],
-    posted: &[UserId],
-) -> Vec<UserId> {
+    partners: &[(PersonId, Option<PartnerSchedule>)],
+    posted: &[PersonId],
+) -> Vec<PersonId> {
     partners
         .iter()
         .filter(|(user, sched)| {
@@ -151,7 +111,7 @@ mod tests {
     fn mood_bounds() {
         assert!(Mood::new(0).is_none());
         assert!(Mood::new(6).is_none());
-        assert_eq!(Mood::new(3).unwrap().label(), "Okay");
+        assert_eq!(Mood::new(3).unwrap().value(), 3);
     }
 
     #[test]
@@ -164,12 +124,16 @@ mod tests {
 
     #[test]
     fn feelings_are_checked() {
+        let known: Vec<String> = ["calm", "tired", "sad", "hurt"].map(String::from).to_vec();
         assert_eq!(
-            parse_feelings(&["calm", "calm", "tired"]),
+            parse_feelings(&["calm", "calm", "tired"], &known),
             Some(vec!["calm".into(), "tired".into()])
         );
-        assert_eq!(parse_feelings(&["calm", "nope"]), None);
-        assert_eq!(parse_feelings(&["calm", "tired", "sad", "hurt"]), None);
+        assert_eq!(parse_feelings(&["calm", "nope"], &known), None);
+        assert_eq!(
+            parse_feelings(&["calm", "tired", "sad", "hurt"], &known),
+            None
+        );
     }
 
     #[test]
@@ -211,15 +175,33 @@ mod asked_tests {
     fn only_partners_with_the_slot_are_asked() {
         let date = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         let ps = [
-            (UserId(1), Some(sched(false))),
-            (UserId(2), Some(sched(true))),
+            (PersonId(uuid::Uuid::from_u128(1)), Some(sched(false))),
+            (PersonId(uuid::Uuid::from_u128(2)), Some(sched(true))),
         ];
-        assert_eq!(asked("evening", date, &ps, &[]), vec![UserId(2)]);
-        assert_eq!(asked("morning", date, &ps, &[]), vec![UserId(1), UserId(2)]);
-        assert_eq!(asked("now", date, &ps, &[]), vec![UserId(1), UserId(2)]);
         assert_eq!(
-            asked("evening", date, &ps, &[UserId(1)]),
-            vec![UserId(1), UserId(2)]
+            asked("evening", date, &ps, &[]),
+            vec![PersonId(uuid::Uuid::from_u128(2))]
+        );
+        assert_eq!(
+            asked("morning", date, &ps, &[]),
+            vec![
+                PersonId(uuid::Uuid::from_u128(1)),
+                PersonId(uuid::Uuid::from_u128(2))
+            ]
+        );
+        assert_eq!(
+            asked("now", date, &ps, &[]),
+            vec![
+                PersonId(uuid::Uuid::from_u128(1)),
+                PersonId(uuid::Uuid::from_u128(2))
+            ]
+        );
+        assert_eq!(
+            asked("evening", date, &ps, &[PersonId(uuid::Uuid::from_u128(1))]),
+            vec![
+                PersonId(uuid::Uuid::from_u128(1)),
+                PersonId(uuid::Uuid::from_u128(2))
+            ]
         );
     }
 }

@@ -1,50 +1,19 @@
-//! Typed identifiers, so a user id can never be passed where a channel id belongs.
+//! Typed identifiers, so a person id can never be passed where a room id belongs.
+//!
+//! Every id here is Attune's own (a uuid). What a chat transport calls a user, a channel or a
+//! message is text in that transport's own format, mapped to these ids in `store::identity`:
+//! one couple's data never depends on which chat it lives in.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-macro_rules! snowflake {
-    ($name:ident) => {
-        /// A Discord snowflake. Stored as `bigint`: snowflakes stay below 2^63.
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-        )]
-        pub struct $name(pub u64);
-
-        impl $name {
-            pub fn as_i64(self) -> i64 {
-                self.0 as i64
-            }
-            pub fn from_i64(v: i64) -> Self {
-                Self(v as u64)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}", self.0)
-            }
-        }
-    };
-}
-
-snowflake!(UserId);
-snowflake!(ChannelId);
-snowflake!(GuildId);
-snowflake!(MessageId);
-
-impl UserId {
-    /// A Discord mention; it renders as the person's name for every reader.
-    pub fn mention(self) -> String {
-        format!("<@{}>", self.0)
-    }
-}
-
 macro_rules! uuid_id {
-    ($name:ident) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    ($($name:ident),+ $(,)?) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
         pub struct $name(pub Uuid);
 
         impl $name {
@@ -64,13 +33,74 @@ macro_rules! uuid_id {
                 self.0.fmt(f)
             }
         }
-    };
+    )+};
 }
 
-uuid_id!(CoupleId);
-uuid_id!(InvitationId);
-uuid_id!(JobId);
-uuid_id!(CheckinId);
-uuid_id!(MicroId);
-uuid_id!(RepairId);
-uuid_id!(AgreementId);
+uuid_id!(
+    PersonId,
+    RoomId,
+    CoupleId,
+    InvitationId,
+    JobId,
+    CheckinId,
+    MicroId,
+    RepairId,
+    AgreementId,
+);
+
+/// The chat a room, person or message lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Discord,
+    Matrix,
+}
+
+impl TransportKind {
+    pub const ALL: [TransportKind; 2] = [TransportKind::Discord, TransportKind::Matrix];
+
+    /// The name stored in Postgres.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Discord => "discord",
+            TransportKind::Matrix => "matrix",
+        }
+    }
+}
+
+impl FromStr for TransportKind {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        TransportKind::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message as its transport names it (a Discord snowflake, a Matrix event id), kept as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageRef(pub String);
+
+impl fmt::Display for MessageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person as one transport knows them: who pressed, who is mentioned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PersonRef {
+    pub id: PersonId,
+    /// The person's id on the transport of the room at hand (a Discord user id, a Matrix
+    /// user id).
+    pub handle: String,
+}

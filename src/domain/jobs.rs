@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::ids::{CheckinId, CoupleId, UserId};
+use super::ids::{CheckinId, CoupleId, PersonId};
 use super::recap::IsoWeek;
 use super::schedule::Slot;
 
@@ -15,7 +15,7 @@ pub enum Job {
     /// Post a partner's scheduled check-in for one local date.
     CheckinPost {
         couple: Uuid,
-        user: u64,
+        user: PersonId,
         slot: String,
         local_date: NaiveDate,
     },
@@ -23,14 +23,14 @@ pub enum Job {
     CheckinRemind {
         couple: Uuid,
         checkin: Uuid,
-        user: u64,
+        user: PersonId,
     },
     /// Reveal a round: both answered, or its window closed.
     CheckinReveal { couple: Uuid, checkin: Uuid },
     /// A small attunement prompt for one partner on one local date.
     MicroPost {
         couple: Uuid,
-        user: u64,
+        user: PersonId,
         local_date: NaiveDate,
     },
     /// Post the couple's weekly recap for one ISO week (of the recap day, in the home zone).
@@ -69,10 +69,10 @@ pub enum Job {
 }
 
 impl Job {
-    pub fn post(couple: CoupleId, user: UserId, slot: Slot, local_date: NaiveDate) -> Job {
+    pub fn post(couple: CoupleId, user: PersonId, slot: Slot, local_date: NaiveDate) -> Job {
         Job::CheckinPost {
             couple: couple.0,
-            user: user.0,
+            user,
             slot: slot.as_str().to_string(),
             local_date,
         }
@@ -106,11 +106,11 @@ impl Job {
         }
     }
 
-    pub fn user(&self) -> Option<UserId> {
+    pub fn user(&self) -> Option<PersonId> {
         match self {
             Job::CheckinPost { user, .. }
             | Job::CheckinRemind { user, .. }
-            | Job::MicroPost { user, .. } => Some(UserId(*user)),
+            | Job::MicroPost { user, .. } => Some(*user),
             Job::CheckinReveal { .. }
             | Job::WeeklyRecap { .. }
             | Job::RepairReturn { .. }
@@ -195,10 +195,10 @@ impl Job {
     }
 }
 
-/// Exponential back-off for a failed attempt: 5 s, 10 s, 20 s … capped at 10 minutes.
+/// The wait before retrying a job after its `attempt`-th failure (the one back-off policy).
 pub fn backoff(attempt: i32) -> Duration {
-    let exp = attempt.clamp(1, 12) - 1;
-    Duration::seconds((5i64 << exp).min(600))
+    let d = super::backoff::Policy::DEFAULT.delay(u32::try_from(attempt).unwrap_or(1));
+    Duration::from_std(d).unwrap_or(Duration::minutes(10))
 }
 
 /// Attempts before a job is given up as failed.
@@ -212,7 +212,7 @@ mod tests {
     fn round_trips_through_json() {
         let j = Job::post(
             CoupleId(Uuid::nil()),
-            UserId(7),
+            PersonId(Uuid::from_u128(7)),
             Slot::Morning,
             NaiveDate::from_ymd_opt(2026, 3, 8).unwrap(),
         );
@@ -221,7 +221,7 @@ mod tests {
         assert_eq!(serde_json::from_value::<Job>(v).unwrap(), j);
         assert_eq!(
             j.dedupe_key(),
-            "post:00000000-0000-0000-0000-000000000000:7:morning:2026-03-08"
+            "post:00000000-0000-0000-0000-000000000000:00000000-0000-0000-0000-000000000007:morning:2026-03-08"
         );
     }
 

@@ -1,6 +1,8 @@
 //! Pure logic: typed ids, the custom-id codec, time-zone lookup and schedule math, flow state
-//! machines. Nothing here touches serenity or sqlx, so all of it is unit-testable.
+//! machines, the back-off policy, recap numbers. Nothing here touches a chat transport or the
+//! database, so all of it is unit-testable.
 
+pub mod backoff;
 pub mod checkin;
 pub mod clock;
 pub mod couple;

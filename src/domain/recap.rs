@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
 use super::checkin::{read, Mood, Read};
-use super::ids::UserId;
+use super::ids::PersonId;
 use super::time::{local_date, local_instant};
 
 /// An ISO 8601 week (of the recap day, in the couple's home zone): the key that lets a
@@ -170,7 +170,7 @@ pub fn next_due(
 /// A partner as the recap sees them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartnerInput {
-    pub user: UserId,
+    pub user: PersonId,
     pub zone: Tz,
 }
 
@@ -178,7 +178,7 @@ pub struct PartnerInput {
 /// private and never reach the recap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RevealedAnswer {
-    pub user: UserId,
+    pub user: PersonId,
     /// When it was answered.
     pub at: DateTime<Utc>,
     /// The local date of this partner's own scheduled post in the round, in their zone: an
@@ -199,7 +199,7 @@ pub struct RevealedRound {
 /// Practice outside check-ins: micro-moments, repairs and agreements.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PracticeExtras {
-    pub micro_done: Vec<(UserId, u32)>,
+    pub micro_done: Vec<(PersonId, u32)>,
     pub repairs_started: u32,
     pub repairs_completed: u32,
     pub agreements_made: u32,
@@ -207,7 +207,7 @@ pub struct PracticeExtras {
 }
 
 impl PracticeExtras {
-    pub fn micro_for(&self, user: UserId) -> u32 {
+    pub fn micro_for(&self, user: PersonId) -> u32 {
         self.micro_done
             .iter()
             .filter(|(u, _)| *u == user)
@@ -278,7 +278,7 @@ pub enum Trend {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartnerRecap {
-    pub user: UserId,
+    pub user: PersonId,
     pub zone: Tz,
     /// Always seven, in date order.
     pub days: Vec<DayMood>,
@@ -457,8 +457,8 @@ pub fn choose_suggestion_category(recap: &Recap) -> &'static str {
 mod tests {
     use super::*;
 
-    const A: UserId = UserId(1);
-    const B: UserId = UserId(2);
+    const A: PersonId = PersonId(uuid::Uuid::from_u128(1));
+    const B: PersonId = PersonId(uuid::Uuid::from_u128(2));
 
     fn m(v: i64) -> Mood {
         Mood::new(v).unwrap()
@@ -469,7 +469,7 @@ mod tests {
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
-    fn ans(user: UserId, at: &str, mood: i64, guess: Option<i64>) -> RevealedAnswer {
+    fn ans(user: PersonId, at: &str, mood: i64, guess: Option<i64>) -> RevealedAnswer {
         RevealedAnswer {
             user,
             at: utc(at),

@@ -1,6 +1,7 @@
 //! The Discord stand-in (`fake/`), the stage that wires the bot to it (`stage`), and
 //! `attune sandbox`, which plays a couple through a simulated week and prints the channel.
 
+pub mod controls;
 pub mod fake;
 pub mod stage;
 
@@ -10,7 +11,11 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::domain::clock::Clock;
+use crate::domain::custom_id::{
+    Act, CheckinAction as C, InviteAction, MicroAction as M, RepairAction as R,
+};
 use crate::domain::zones;
+use controls::Controls;
 use stage::{Stage, ALICE, BOB, CAROL, CHANNEL};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -115,9 +120,9 @@ fn save_chart(stage: &Stage, start: NaiveDate) -> anyhow::Result<Option<std::pat
         .fake
         .messages(CHANNEL)
         .into_iter()
-        .filter(|m| m.ephemeral_for.is_none() && m.content.starts_with("Your weekly recap"))
+        .filter(|m| m.ephemeral_for.is_none())
         .flat_map(|m| m.attachments)
-        .rfind(|a| a.filename == crate::recap::chart::FILENAME)
+        .rfind(|a| a.filename == crate::flows::recap::chart::FILENAME)
     else {
         return Ok(None);
     };
@@ -194,7 +199,7 @@ async fn play(
         .message()?
         .clone();
     let accept = invite
-        .button_id("Accept")
+        .control(Act::Invite(InviteAction::Accept))
         .ok_or_else(|| anyhow::anyhow!("the invitation has no Accept button"))?;
     show.say(stage, "» carol (not part of the couple) presses [Accept]");
     stage.fake.click_button(CAROL, invite.id, &accept).await?;
@@ -273,14 +278,16 @@ async fn play(
                 .messages(CHANNEL)
                 .into_iter()
                 .filter(|m| m.ephemeral_for.is_none() && !handled.contains(&m.id))
-                .filter(|m| m.content.contains("it's check-in time"))
+                // The scheduled post (its panel says what the check-in is); reminders carry
+                // the same buttons without one.
+                .filter(|m| m.control(Act::Checkin(C::Answer)).is_some() && !m.embeds.is_empty())
                 .collect();
             let teasers: Vec<_> = stage
                 .fake
                 .messages(CHANNEL)
                 .into_iter()
                 .filter(|m| m.ephemeral_for.is_none() && !handled.contains(&m.id))
-                .filter(|m| m.content.contains("a small moment for today"))
+                .filter(|m| m.control(Act::Micro(M::Open)).is_some())
                 .collect();
             for t in teasers {
                 handled.insert(t.id);
@@ -291,7 +298,7 @@ async fn play(
                 };
                 let name = if who == ALICE { "alice" } else { "bob" };
                 show.say(stage, format!("» {name} presses [Open]"));
-                let open = t.button_id("Open").unwrap_or_default();
+                let open = t.control(Act::Micro(M::Open)).unwrap_or_default();
                 let prompt = stage
                     .fake
                     .click_button(who, t.id, &open)
@@ -313,20 +320,23 @@ async fn play(
                     ),
                 );
                 let choice = match rng.random_range(0..4) {
-                    0 => "Another one",
-                    1 => "Not now",
-                    _ => "Did it",
+                    0 => M::Another,
+                    1 => M::NotNow,
+                    _ => M::Done,
                 };
-                show.say(stage, format!("» {name} presses [{choice}]"));
-                let b = prompt.button_id(choice).unwrap_or_default();
+                let b = prompt.control(Act::Micro(choice)).unwrap_or_default();
+                show.say(stage, format!("» {name} presses [{}]", label(&prompt, &b)));
                 stage.fake.click_button(who, prompt.id, &b).await?;
-                if choice == "Another one" {
+                if choice == M::Another {
                     let again = stage
                         .fake
                         .message(prompt.id)
                         .ok_or_else(|| anyhow::anyhow!("prompt vanished"))?;
-                    show.say(stage, format!("» {name} presses [Did it]"));
-                    let done = again.button_id("Did it").unwrap_or_default();
+                    let done = again.control(Act::Micro(M::Done)).unwrap_or_default();
+                    show.say(
+                        stage,
+                        format!("» {name} presses [{}]", label(&again, &done)),
+                    );
                     stage.fake.click_button(who, again.id, &done).await?;
                 }
             }
@@ -341,7 +351,7 @@ async fn play(
                 match (day, who) {
                     (2, BOB) => {
                         show.say(stage, "» bob presses [Skip today]");
-                        let skip = post.button_id("Skip today").unwrap_or_default();
+                        let skip = post.control(Act::Checkin(C::Skip)).unwrap_or_default();
                         stage.fake.click_button(BOB, post.id, &skip).await?;
                     }
                     (3, BOB) => {
@@ -372,34 +382,32 @@ async fn answer(
 ) -> anyhow::Result<()> {
     let f = &stage.fake;
     let open = post
-        .button_id("Answer privately")
+        .control(Act::Checkin(C::Answer))
         .ok_or_else(|| anyhow::anyhow!("no answer button"))?;
     let card = f
         .click_button(user, post.id, &open)
         .await?
         .message()?
         .clone();
-    let select = |ph: &str| {
-        card.selects()
-            .into_iter()
-            .find(|s| s.placeholder.as_deref().unwrap_or("").contains(ph))
-            .map(|s| s.custom_id)
-            .ok_or_else(|| anyhow::anyhow!("no select {ph}"))
+    let select = |a: C| {
+        card.control(Act::Checkin(a))
+            .ok_or_else(|| anyhow::anyhow!("no menu {a:?}"))
     };
     let mood: u8 = rng.random_range(2..=5);
     let guess: u8 = (i16::from(mood) + rng.random_range(-1i16..=1)).clamp(1, 5) as u8;
-    f.select(user, card.id, &select("really")?, vec![mood.to_string()])
+    f.select(user, card.id, &select(C::Mood)?, vec![mood.to_string()])
         .await?;
-    let words = crate::domain::checkin::FEELINGS;
-    let a = words[rng.random_range(0..words.len())];
-    let b = words[rng.random_range(0..words.len())];
+    let content = stage.content();
+    let words = &content.feelings;
+    let a = words[rng.random_range(0..words.len())].clone();
+    let b = words[rng.random_range(0..words.len())].clone();
     let mut picks = vec![a.to_string()];
     if a != b {
         picks.push(b.to_string());
     }
-    f.select(user, card.id, &select("feeling words")?, picks)
+    f.select(user, card.id, &select(C::Feelings)?, picks)
         .await?;
-    f.select(user, card.id, &select("guess")?, vec![guess.to_string()])
+    f.select(user, card.id, &select(C::Guess)?, vec![guess.to_string()])
         .await?;
     if rng.random_bool(0.4) {
         const NOTES: [&str; 4] = [
@@ -412,21 +420,21 @@ async fn answer(
         let now = f
             .message(card.id)
             .ok_or_else(|| anyhow::anyhow!("card vanished"))?;
-        let add = now.button_id("Add a note").unwrap_or_default();
+        let add = now.control(Act::Checkin(C::Note)).unwrap_or_default();
         let modal = f.click_button(user, card.id, &add).await?.modal()?.clone();
         f.submit_modal(user, &modal, vec![("note", note)]).await?;
         if rng.random_bool(0.7) {
             let now = f
                 .message(card.id)
                 .ok_or_else(|| anyhow::anyhow!("card vanished"))?;
-            let share = now.button_id("Note: private").unwrap_or_default();
+            let share = now.control(Act::Checkin(C::ShareNote)).unwrap_or_default();
             f.click_button(user, card.id, &share).await?;
         }
     }
     let now = f
         .message(card.id)
         .ok_or_else(|| anyhow::anyhow!("card vanished"))?;
-    let done = now.button_id("Done").unwrap_or_default();
+    let done = now.control(Act::Checkin(C::Submit)).unwrap_or_default();
     f.click_button(user, card.id, &done).await?;
     Ok(())
 }
@@ -435,24 +443,24 @@ async fn answer(
 /// "not quite"), agree on a line for next time and close.
 async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     let f = &stage.fake;
-    let press = |user: u64, m: fake::FakeMessage, label: &'static str| async move {
+    let press = |user: u64, m: fake::FakeMessage, act: R| async move {
         let now = f
             .message(m.id)
             .ok_or_else(|| anyhow::anyhow!("message {} vanished", m.id))?;
         let id = now
-            .button_id(label)
-            .ok_or_else(|| anyhow::anyhow!("no button {label:?} on: {}", now.text()))?;
+            .control(Act::Repair(act))
+            .ok_or_else(|| anyhow::anyhow!("no button {act:?} on: {}", now.text()))?;
         f.click_button(user, m.id, &id).await
     };
     // Writes in a modal and shares it; returns the public message that follows.
-    let say = |user: u64, m: fake::FakeMessage, label: &'static str, text: &'static str| async move {
-        let modal = press(user, m, label).await?.modal()?.clone();
+    let say = |user: u64, m: fake::FakeMessage, write: R, share: R, text: &'static str| async move {
+        let modal = press(user, m, write).await?.modal()?.clone();
         let preview = f
             .submit_modal(user, &modal, vec![("text", text)])
             .await?
             .message()?
             .clone();
-        let shared = press(user, preview, "Share in the channel").await?;
+        let shared = press(user, preview, share).await?;
         anyhow::Ok(shared.new_message()?.clone())
     };
 
@@ -476,13 +484,10 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     })
     .await?;
     show.say(stage, "» bob presses [I'm ready]");
-    let regulate = press(BOB, invite, "I'm ready")
-        .await?
-        .new_message()?
-        .clone();
+    let regulate = press(BOB, invite, R::Ready).await?.new_message()?.clone();
     show.say(stage, "» alice taps 2, bob taps 3 (each privately)");
-    press(ALICE, regulate.clone(), "2").await?;
-    let own = press(BOB, regulate, "3").await?.new_message()?.clone();
+    press(ALICE, regulate.clone(), R::Calm2).await?;
+    let own = press(BOB, regulate, R::Calm3).await?.new_message()?.clone();
     show.say(
         stage,
         "» alice writes what she owns, reads it back privately, and shares it",
@@ -490,7 +495,8 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     let felt = say(
         ALICE,
         own,
-        "Write what I own",
+        R::WriteOwn,
+        R::ShareOwn,
         "I was on my phone while you told me about your sister, and when you said so I got \
          defensive. I'm sorry. That was my part.",
     )
@@ -499,7 +505,8 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     let reflect = say(
         BOB,
         felt,
-        "Share what it was like",
+        R::WriteFelt,
+        R::ShareFelt,
         "I felt alone at our own table, like what I was saying didn't matter.",
     )
     .await?;
@@ -507,7 +514,8 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     let confirm = say(
         ALICE,
         reflect,
-        "Say back what I heard",
+        R::WriteReflect,
+        R::ShareReflect,
         "You felt I didn't care about your sister.",
     )
     .await?;
@@ -515,7 +523,8 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     let reflect = say(
         BOB,
         confirm,
-        "Not quite",
+        R::NotQuite,
+        R::ShareMissing,
         "It's less about my sister. I felt alone with you right there next to me.",
     )
     .await?;
@@ -523,27 +532,27 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     let confirm = say(
         ALICE,
         reflect,
-        "Say back what I heard",
+        R::WriteReflect,
+        R::ShareReflect,
         "So it felt lonely, sitting right next to me, as if you didn't matter to me just then.",
     )
     .await?;
     show.say(stage, "» bob presses [Yes, that's it]");
-    let next = press(BOB, confirm, "Yes, that's it")
-        .await?
-        .new_message()?
-        .clone();
+    let next = press(BOB, confirm, R::Heard).await?.new_message()?.clone();
     show.say(stage, "» each proposes a line for next time");
     let after = say(
         ALICE,
         next,
-        "Propose a line",
+        R::WritePlan,
+        R::SharePlan,
         "Phones stay in the kitchen during dinner.",
     )
     .await?;
     let pick = say(
         BOB,
         after,
-        "Propose a line",
+        R::WritePlan,
+        R::SharePlan,
         "If one of us needs the phone at dinner, we say so first.",
     )
     .await?;
@@ -551,17 +560,14 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
         stage,
         "» alice presses [Keep line 2], bob presses [Yes, let's keep it]",
     );
-    let agree = press(ALICE, pick, "Keep line 2")
+    let agree = press(ALICE, pick, R::PickSecond)
         .await?
         .new_message()?
         .clone();
-    let close = press(BOB, agree, "Yes, let's keep it")
-        .await?
-        .new_message()?
-        .clone();
+    let close = press(BOB, agree, R::Agree).await?.new_message()?.clone();
     show.say(stage, "» alice taps 4, bob taps 5 (each privately)");
-    press(ALICE, close.clone(), "4").await?;
-    press(BOB, close, "5 · close").await?;
+    press(ALICE, close.clone(), R::Close4).await?;
+    press(BOB, close, R::Close5).await?;
     stage.settle().await
 }
 
@@ -576,15 +582,27 @@ async fn answer_revisits(
         .messages(CHANNEL)
         .into_iter()
         .filter(|m| m.ephemeral_for.is_none() && !handled.contains(&m.id))
-        .filter(|m| m.content.contains("How is it going?"))
+        .filter(|m| m.control(Act::Repair(R::RevisitWell)).is_some())
         .collect();
     for r in revisits {
         handled.insert(r.id);
-        for (user, name, label) in [(ALICE, "alice", "Going well"), (BOB, "bob", "Mixed")] {
-            show.say(stage, format!("» {name} presses [{label}]"));
-            let id = r.button_id(label).unwrap_or_default();
+        for (user, name, act) in [
+            (ALICE, "alice", R::RevisitWell),
+            (BOB, "bob", R::RevisitMixed),
+        ] {
+            let id = r.control(Act::Repair(act)).unwrap_or_default();
+            show.say(stage, format!("» {name} presses [{}]", label(&r, &id)));
             stage.fake.click_button(user, r.id, &id).await?;
         }
     }
     Ok(())
+}
+
+/// The label of the button with this custom id, for the narration.
+fn label(m: &fake::FakeMessage, id: &str) -> String {
+    m.buttons()
+        .into_iter()
+        .find(|b| b.custom_id.as_deref() == Some(id))
+        .map(|b| b.label)
+        .unwrap_or_default()
 }

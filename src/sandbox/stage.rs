@@ -84,6 +84,14 @@ impl Stage {
         &self.pool
     }
 
+    /// The content library the bot runs with (the feeling words a partner can pick, say).
+    pub fn content(&self) -> std::sync::Arc<crate::content::Library> {
+        match &self.bot {
+            Some(b) => b.state.content.clone(),
+            None => std::sync::Arc::new(crate::content::Library::builtin()),
+        }
+    }
+
     /// The running bot, if any (its ops address, metrics, gateway).
     pub fn bot(&self) -> Option<&Running> {
         self.bot.as_ref()
@@ -207,4 +215,35 @@ impl Stage {
         names.insert(w.bot.id, w.bot.name.clone());
         names
     }
+}
+
+/// A couple written straight into the database, for tests and benchmarks with many couples:
+/// a Discord channel in a server and two Discord users. Returns the couple and both people.
+pub async fn seed_discord_couple(
+    tx: &mut sqlx::PgConnection,
+    guild: u64,
+    channel: u64,
+    a: u64,
+    b: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(
+    crate::domain::ids::CoupleId,
+    crate::domain::ids::PersonId,
+    crate::domain::ids::PersonId,
+)> {
+    use crate::domain::ids::TransportKind::Discord;
+    use crate::store::{couples, people, rooms};
+    let room = rooms::ensure(
+        &mut *tx,
+        Discord,
+        &channel.to_string(),
+        Some(&guild.to_string()),
+    )
+    .await?;
+    let pa = people::ensure(tx, Discord, &a.to_string(), now).await?;
+    let pb = people::ensure(tx, Discord, &b.to_string(), now).await?;
+    let couple = couples::create(tx, room.id, pa, pb, now)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("channel {channel} already has a couple"))?;
+    Ok((couple, pa, pb))
 }

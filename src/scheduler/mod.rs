@@ -1,100 +1,60 @@
-//! The scheduler: claims due jobs from the Postgres job table under a lease and runs them.
-//! Any number of bot processes can run it against one database; `FOR UPDATE SKIP LOCKED`
-//! keeps them from taking the same job, and a job whose holder died is taken over once its
-//! lease runs out. Time comes from the injected clock.
-
-pub mod checkin;
-pub mod micro;
-pub mod plan;
-pub mod recap;
-pub mod repair;
+//! The scheduler: claims due jobs from the Postgres job table under a lease, hands each to
+//! its flow, delivers what the flow returns through the transport port, and tells the flow
+//! what was delivered. Any number of bot processes can run it against one database;
+//! `FOR UPDATE SKIP LOCKED` keeps them from taking the same job, and a job whose holder died
+//! is taken over once its lease runs out. Time comes from the injected clock.
 
 use std::sync::Arc;
 
-use poise::serenity_prelude as serenity;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::domain::ids::{AgreementId, ChannelId, CoupleId, JobId, RepairId};
-use crate::domain::jobs::{backoff, Job, MAX_ATTEMPTS};
+use crate::domain::couple::Room;
+use crate::domain::ids::{CoupleId, JobId};
+use crate::domain::jobs::{backoff, MAX_ATTEMPTS};
+use crate::flows::jobs::{self as fj, Plan};
+use crate::flows::FlowError;
+use crate::state::AppState;
 use crate::store::{self, jobs::ClaimedJob};
+use crate::transport::{PostError, Transports};
 
-/// What a job runner needs.
-pub struct JobCx {
-    pub state: Arc<AppState>,
-    pub http: Arc<serenity::Http>,
-}
-
-impl JobCx {
-    /// Posts with a nonce (a retry returns the first message, never a second one), paced
-    /// under Discord's limit; a channel that is gone for good becomes `JobError::Gone`.
-    pub async fn post(
-        &self,
-        couple: CoupleId,
-        channel: ChannelId,
-        message: serenity::CreateMessage,
-        nonce: &str,
-    ) -> Result<crate::domain::ids::MessageId, JobError> {
-        crate::discord::post::send(&self.http, &self.state.pacer, channel, message, nonce)
-            .await
-            .map_err(|e| gone(couple, channel, e))
-    }
-}
-
-/// How a job ended when it did not fail.
-#[derive(Debug)]
-pub enum Outcome {
-    Done,
-    /// Nothing to do (already posted, paused, answered …); the reason is kept on the row.
-    Skipped(&'static str),
-    /// Found too late to be useful; recorded, not posted.
-    Missed,
-}
-
+/// Why a job did not finish.
 #[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error("channel unreachable (HTTP {status})")]
-    Gone {
-        couple: CoupleId,
-        channel: ChannelId,
-        status: u16,
-    },
+enum JobError {
+    #[error("room unreachable ({error})")]
+    Gone { room: Room, error: PostError },
     #[error("{0}")]
     Transient(String),
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
 }
 
-impl From<crate::discord::post::PostError> for JobError {
-    fn from(e: crate::discord::post::PostError) -> Self {
-        JobError::Transient(e.to_string())
+impl From<FlowError> for JobError {
+    fn from(e: FlowError) -> Self {
+        // Never the error's text for refusals: they are not expected here and may quote input.
+        JobError::Transient(match e {
+            FlowError::Refused(r) => format!("refused: {}", r.key.name),
+            other => format!("{other:#}"),
+        })
     }
 }
 
-/// Sorts a failed post: a channel that is gone for good pauses its couple; anything else is
-/// retried with back-off.
-fn gone(couple: CoupleId, channel: ChannelId, e: crate::discord::post::PostError) -> JobError {
-    match e {
-        crate::discord::post::PostError::Gone { status } => JobError::Gone {
-            couple,
-            channel,
-            status,
-        },
-        other => other.into(),
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Transient(format!("database: {e}"))
     }
 }
 
 pub struct Scheduler {
-    cx: JobCx,
+    state: Arc<AppState>,
+    transports: Transports,
     owner: Uuid,
 }
 
 impl Scheduler {
-    pub fn new(state: Arc<AppState>, http: Arc<serenity::Http>) -> Self {
+    pub fn new(state: Arc<AppState>, transports: Transports) -> Self {
         Scheduler {
-            cx: JobCx { state, http },
+            state,
+            transports,
             owner: Uuid::new_v4(),
         }
     }
@@ -105,7 +65,7 @@ impl Scheduler {
     pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             tracing::info!(owner = %self.owner, "scheduler started");
-            let st = self.cx.state.clone();
+            let st = self.state.clone();
             // A job holds a database connection for most of its run: more jobs in flight than
             // connections would only queue on the pool, and leave none for people's clicks.
             let pool_room = (st.config.database.max_connections as usize)
@@ -156,7 +116,7 @@ impl Scheduler {
     /// Deletes raw answers past `privacy.retention_days`, at most once an hour of clock time.
     /// Every process may sweep; the deletes are idempotent.
     async fn retention_sweep(&self, last: &mut Option<chrono::DateTime<chrono::Utc>>) {
-        let st = &self.cx.state;
+        let st = &self.state;
         let Some(days) = st.config.privacy.retention_days else {
             return;
         };
@@ -174,10 +134,15 @@ impl Scheduler {
     }
 
     async fn claim(&self, limit: i64) -> Vec<ClaimedJob> {
-        let st = &self.cx.state;
+        let st = &self.state;
         let cfg = &st.config.scheduler;
         let now = st.clock.now();
-        match store::jobs::claim(&st.pool, self.owner, now, cfg.lease, limit).await {
+        let kinds: Vec<&str> = crate::domain::ids::TransportKind::ALL
+            .into_iter()
+            .filter(|k| self.transports.get(*k).is_some())
+            .map(|k| k.as_str())
+            .collect();
+        match store::jobs::claim(&st.pool, self.owner, now, cfg.lease, limit, &kinds).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim jobs");
@@ -187,8 +152,37 @@ impl Scheduler {
         }
     }
 
+    /// Prepares, delivers and records one job.
+    async fn deliver(
+        &self,
+        claimed: &ClaimedJob,
+        job: &crate::domain::jobs::Job,
+        missed: bool,
+    ) -> Result<Plan, JobError> {
+        let st = &self.state;
+        let plan = fj::prepare(st, &self.transports, claimed.id, job, missed).await?;
+        let Plan::Deliver(d) = plan else {
+            return Ok(plan);
+        };
+        let Some(transport) = self.transports.get(d.room.transport) else {
+            return Err(JobError::Transient("no transport for this room".into()));
+        };
+        let message = match transport.post(&d.room, &d.card, &d.key).await {
+            Ok(m) => m,
+            Err(e @ (PostError::Gone { .. } | PostError::Forbidden { .. })) => {
+                return Err(JobError::Gone {
+                    room: d.room.clone(),
+                    error: e,
+                })
+            }
+            Err(e) => return Err(JobError::Transient(e.to_string())),
+        };
+        fj::record(st, &d.record, &message).await?;
+        Ok(Plan::Deliver(d))
+    }
+
     async fn run_one(&self, claimed: ClaimedJob) {
-        let st = &self.cx.state;
+        let st = &self.state;
         let id = claimed.id;
         let Some(job) = claimed.job.clone() else {
             tracing::error!(job_id = %id, "unreadable job payload");
@@ -200,124 +194,32 @@ impl Scheduler {
         let now = st.clock.now();
         let late = now - claimed.due_at > st.config.scheduler.grace;
         let missed = late && job.expires_after_grace();
-        let result = match &job {
-            Job::CheckinPost {
-                couple,
-                user,
-                slot,
-                local_date,
-            } => {
-                checkin::post(
-                    &self.cx,
-                    id,
-                    CoupleId(*couple),
-                    crate::domain::ids::UserId(*user),
-                    slot,
-                    *local_date,
-                    missed,
-                )
-                .await
-            }
-            Job::CheckinRemind { checkin, user, .. } => {
-                if missed {
-                    Ok(Outcome::Missed)
-                } else {
-                    checkin::remind(
-                        &self.cx,
-                        id,
-                        crate::domain::ids::CheckinId(*checkin),
-                        crate::domain::ids::UserId(*user),
-                    )
-                    .await
-                }
-            }
-            Job::CheckinReveal { checkin, .. } => {
-                checkin::reveal(&self.cx, crate::domain::ids::CheckinId(*checkin)).await
-            }
-            Job::MicroPost {
-                couple,
-                user,
-                local_date,
-            } => {
-                micro::post(
-                    &self.cx,
-                    id,
-                    CoupleId(*couple),
-                    crate::domain::ids::UserId(*user),
-                    *local_date,
-                    missed,
-                )
-                .await
-            }
-            Job::WeeklyRecap {
-                couple,
-                iso_year,
-                iso_week,
-            } => match crate::domain::recap::IsoWeek::new(*iso_year, *iso_week) {
-                Some(week) => recap::run(&self.cx, id, CoupleId(*couple), week, missed).await,
-                None => Ok(Outcome::Skipped("not a real ISO week")),
-            },
-            Job::RepairReturn {
-                repair, version, ..
-            } => repair::return_after_break(&self.cx, id, RepairId(*repair), *version).await,
-            Job::RepairRemind {
-                repair, version, ..
-            } => {
-                if missed {
-                    Ok(Outcome::Missed)
-                } else {
-                    repair::remind(&self.cx, id, RepairId(*repair), *version).await
-                }
-            }
-            Job::RepairExpire {
-                repair, version, ..
-            } => repair::expire(&self.cx, id, RepairId(*repair), *version).await,
-            Job::AgreementRevisit {
-                repair,
-                agreement,
-                attempt,
-                ..
-            } => {
-                repair::revisit(
-                    &self.cx,
-                    id,
-                    RepairId(*repair),
-                    AgreementId(*agreement),
-                    *attempt,
-                )
-                .await
-            }
-        };
-        let couple_id = job.couple();
-        match result {
-            Ok(Outcome::Done) => {
+        let couple_id: CoupleId = job.couple();
+        match self.deliver(&claimed, &job, missed).await {
+            Ok(Plan::Deliver(_)) => {
                 tracing::info!(job_id = %id, couple_id = %couple_id, kind = job.kind(), "job done");
                 st.metrics.job(job.kind(), "done");
                 self.finish(id, "done", None).await;
             }
-            Ok(Outcome::Skipped(why)) => {
+            Ok(Plan::Skipped(why)) => {
                 tracing::debug!(job_id = %id, couple_id = %couple_id, kind = job.kind(), why, "job skipped");
                 st.metrics.job(job.kind(), "skipped");
                 self.finish(id, "done", Some(why)).await;
             }
-            Ok(Outcome::Missed) => {
+            Ok(Plan::Missed) => {
                 tracing::info!(job_id = %id, couple_id = %couple_id, kind = job.kind(), "job missed its grace window");
                 st.metrics.job(job.kind(), "missed");
                 self.finish(id, "missed", Some("outside the grace window"))
                     .await;
             }
-            Err(JobError::Gone {
-                couple,
-                channel,
-                status,
-            }) => {
-                tracing::warn!(job_id = %id, couple_id = %couple, channel_id = %channel, status,
-                    "channel unreachable; pausing the couple");
+            Err(JobError::Gone { room, error }) => {
+                tracing::warn!(job_id = %id, couple_id = %couple_id, room_id = %room.id, %error,
+                    "room unreachable; pausing the couple");
                 st.metrics.job(job.kind(), "failed");
-                if let Err(e) = store::couples::mark_unreachable(&st.pool, couple, now).await {
-                    tracing::warn!(couple_id = %couple, error = %e, "could not pause the couple");
+                if let Err(e) = store::couples::mark_unreachable(&st.pool, couple_id, now).await {
+                    tracing::warn!(couple_id = %couple_id, error = %e, "could not pause the couple");
                 }
-                self.finish(id, "failed", Some("channel unreachable")).await;
+                self.finish(id, "failed", Some("room unreachable")).await;
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -338,7 +240,7 @@ impl Scheduler {
     }
 
     async fn finish(&self, id: JobId, status: &str, note: Option<&str>) {
-        let st = &self.cx.state;
+        let st = &self.state;
         match store::jobs::finish(&st.pool, id, self.owner, status, note, st.clock.now()).await {
             Ok(true) => {}
             Ok(false) => tracing::warn!(job_id = %id, "lost the lease before finishing"),

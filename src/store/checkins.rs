@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::crypto::Keyring;
 
-use crate::domain::ids::{CheckinId, CoupleId, UserId};
+use crate::domain::ids::{CheckinId, CoupleId, MessageRef, PersonId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkin {
@@ -19,7 +19,7 @@ pub struct Checkin {
     pub revealed: bool,
     pub question: Option<String>,
     pub reveal_nonce: String,
-    pub reveal_message_id: Option<i64>,
+    pub reveal_message: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -33,7 +33,7 @@ struct Row {
     status: String,
     question: Option<String>,
     reveal_nonce: String,
-    reveal_message_id: Option<i64>,
+    reveal_message: Option<String>,
 }
 
 impl From<Row> for Checkin {
@@ -48,13 +48,13 @@ impl From<Row> for Checkin {
             revealed: r.status == "revealed",
             question: r.question,
             reveal_nonce: r.reveal_nonce,
-            reveal_message_id: r.reveal_message_id,
+            reveal_message: r.reveal_message,
         }
     }
 }
 
 const COLS: &str =
-    "id, couple_id, slot, round_date, opened_at, closes_at, status, question, reveal_nonce, reveal_message_id";
+    "id, couple_id, slot, round_date, opened_at, closes_at, status, question, reveal_nonce, reveal_message";
 
 /// A discord nonce (≤ 25 characters) derived from a uuid, stable across retries.
 pub fn nonce_for(id: Uuid) -> String {
@@ -89,19 +89,19 @@ pub async fn joinable(
     couple: CoupleId,
     slot: &str,
     round_date: NaiveDate,
-    user: UserId,
+    user: PersonId,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<Checkin>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLS} from checkins c
          where c.couple_id = $1 and c.slot = $2 and c.round_date = $5 and c.status = 'open'
            and c.closes_at > $4
-           and not exists (select 1 from checkin_posts p where p.checkin_id = c.id and p.user_id = $3)
+           and not exists (select 1 from checkin_posts p where p.checkin_id = c.id and p.person_id = $3)
          order by c.opened_at desc limit 1 for update"
     )))
     .bind(couple.0)
     .bind(slot)
-    .bind(user.as_i64())
+    .bind(user.0)
     .bind(now)
     .bind(round_date)
     .fetch_optional(ex)
@@ -185,11 +185,11 @@ pub async fn mark_revealed(
 pub async fn set_reveal_message(
     ex: impl PgExecutor<'_>,
     id: CheckinId,
-    message: u64,
+    message: &MessageRef,
 ) -> sqlx::Result<()> {
-    sqlx::query("update checkins set reveal_message_id = $2 where id = $1")
+    sqlx::query("update checkins set reveal_message = $2 where id = $1")
         .bind(id.0)
-        .bind(message as i64)
+        .bind(&message.0)
         .execute(ex)
         .await?;
     Ok(())
@@ -209,16 +209,16 @@ pub enum PostSlot {
 pub async fn claim_post(
     tx: &mut PgConnection,
     couple: CoupleId,
-    user: UserId,
+    user: PersonId,
     slot: &str,
     local_date: NaiveDate,
 ) -> sqlx::Result<PostSlot> {
-    let existing: Option<(Uuid, String, Option<i64>)> = sqlx::query_as(
+    let existing: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
         "select checkin_id, nonce, message_id from checkin_posts
-         where couple_id = $1 and user_id = $2 and slot = $3 and local_date = $4 for update",
+         where couple_id = $1 and person_id = $2 and slot = $3 and local_date = $4 for update",
     )
     .bind(couple.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .bind(slot)
     .bind(local_date)
     .fetch_optional(&mut *tx)
@@ -236,18 +236,18 @@ pub async fn claim_post(
 pub async fn insert_post(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
-    user: UserId,
+    user: PersonId,
     slot: &str,
     local_date: NaiveDate,
     checkin: CheckinId,
     nonce: &str,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query(
-        "insert into checkin_posts (couple_id, user_id, slot, local_date, checkin_id, nonce)
+        "insert into checkin_posts (couple_id, person_id, slot, local_date, checkin_id, nonce)
          values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
     )
     .bind(couple.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .bind(slot)
     .bind(local_date)
     .bind(checkin.0)
@@ -261,21 +261,21 @@ pub async fn insert_post(
 pub async fn mark_posted(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
-    user: UserId,
+    user: PersonId,
     slot: &str,
     local_date: NaiveDate,
-    message: u64,
+    message: &MessageRef,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "update checkin_posts set message_id = $5, posted_at = $6
-         where couple_id = $1 and user_id = $2 and slot = $3 and local_date = $4",
+         where couple_id = $1 and person_id = $2 and slot = $3 and local_date = $4",
     )
     .bind(couple.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .bind(slot)
     .bind(local_date)
-    .bind(message as i64)
+    .bind(&message.0)
     .bind(now)
     .execute(ex)
     .await?;
@@ -286,19 +286,19 @@ pub async fn mark_posted(
 pub async fn posted_users(
     ex: impl PgExecutor<'_>,
     checkin: CheckinId,
-) -> sqlx::Result<Vec<UserId>> {
-    let ids: Vec<i64> =
-        sqlx::query_scalar("select user_id from checkin_posts where checkin_id = $1")
+) -> sqlx::Result<Vec<PersonId>> {
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("select person_id from checkin_posts where checkin_id = $1")
             .bind(checkin.0)
             .fetch_all(ex)
             .await?;
-    Ok(ids.into_iter().map(UserId::from_i64).collect())
+    Ok(ids.into_iter().map(PersonId).collect())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
 pub struct Answer {
     #[sqlx(skip)]
-    pub user: Option<UserId>,
+    pub user: Option<PersonId>,
     pub mood: Option<i16>,
     pub feelings: Vec<String>,
     pub guess: Option<i16>,
@@ -312,14 +312,14 @@ pub async fn answer(
     ex: impl PgExecutor<'_>,
     keys: &Keyring,
     checkin: CheckinId,
-    user: UserId,
+    user: PersonId,
 ) -> sqlx::Result<Option<Answer>> {
     let row: Option<Answer> = sqlx::query_as(
         "select mood, feelings, guess, note, share_note, submitted, skipped
-         from checkin_answers where checkin_id = $1 and user_id = $2",
+         from checkin_answers where checkin_id = $1 and person_id = $2",
     )
     .bind(checkin.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .fetch_optional(ex)
     .await?;
     Ok(row.map(|mut a| {
@@ -331,7 +331,7 @@ pub async fn answer(
 
 #[derive(sqlx::FromRow)]
 struct AnswerRow {
-    user_id: i64,
+    person_id: Uuid,
     #[sqlx(flatten)]
     answer: Answer,
 }
@@ -342,7 +342,7 @@ pub async fn answers(
     checkin: CheckinId,
 ) -> sqlx::Result<Vec<Answer>> {
     let rows: Vec<AnswerRow> = sqlx::query_as(
-        "select user_id, mood, feelings, guess, note, share_note, submitted, skipped
+        "select person_id, mood, feelings, guess, note, share_note, submitted, skipped
          from checkin_answers where checkin_id = $1",
     )
     .bind(checkin.0)
@@ -351,7 +351,7 @@ pub async fn answers(
     Ok(rows
         .into_iter()
         .map(|r| Answer {
-            user: Some(UserId::from_i64(r.user_id)),
+            user: Some(PersonId(r.person_id)),
             note: keys.open_lossy(r.answer.note.as_deref()),
             ..r.answer
         })
@@ -362,20 +362,20 @@ pub async fn save_answer(
     ex: impl PgExecutor<'_>,
     keys: &Keyring,
     checkin: CheckinId,
-    user: UserId,
+    user: PersonId,
     a: &Answer,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into checkin_answers (checkin_id, user_id, mood, feelings, guess, note, share_note, submitted, skipped, updated_at)
+        "insert into checkin_answers (checkin_id, person_id, mood, feelings, guess, note, share_note, submitted, skipped, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         on conflict (checkin_id, user_id) do update set
+         on conflict (checkin_id, person_id) do update set
             mood = excluded.mood, feelings = excluded.feelings, guess = excluded.guess,
             note = excluded.note, share_note = excluded.share_note, submitted = excluded.submitted,
             skipped = excluded.skipped, updated_at = excluded.updated_at",
     )
     .bind(checkin.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .bind(a.mood)
     .bind(&a.feelings)
     .bind(a.guess)
@@ -393,8 +393,8 @@ pub async fn save_answer(
 pub async fn asked(
     tx: &mut PgConnection,
     round: &Checkin,
-    partners: &[UserId],
-) -> sqlx::Result<Vec<UserId>> {
+    partners: &[PersonId],
+) -> sqlx::Result<Vec<PersonId>> {
     let mut scheds = Vec::with_capacity(partners.len());
     for p in partners {
         scheds.push((

@@ -1,41 +1,51 @@
-//! Couples and their partners.
+//! Couples and their partners, with the room they share and each partner's id on the room's
+//! transport.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use super::people::parse_stored_zone;
-use crate::domain::couple::{Couple, Partner};
-use crate::domain::ids::{ChannelId, CoupleId, GuildId, UserId};
+use crate::domain::couple::{Couple, Partner, Room};
+use crate::domain::ids::{CoupleId, PersonId, RoomId, TransportKind};
 
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
-    guild_id: i64,
-    channel_id: i64,
-    created_by: i64,
+    room_id: Uuid,
+    transport: String,
+    external_id: String,
+    space: Option<String>,
+    created_by: Option<Uuid>,
     created_at: DateTime<Utc>,
     paused_until: Option<DateTime<Utc>>,
     unreachable_since: Option<DateTime<Utc>>,
-    user_id: i64,
+    person_id: Uuid,
     seat: i16,
     time_zone: Option<String>,
+    handle: Option<String>,
 }
 
 const SELECT: &str =
-    "select c.id, c.guild_id, c.channel_id, c.created_by, c.created_at, c.paused_until, c.unreachable_since,
-        p.user_id, p.seat, pe.time_zone
+    "select c.id, c.room_id, r.transport, r.external_id, r.space, c.created_by, c.created_at,
+        c.paused_until, c.unreachable_since, p.person_id, p.seat, pe.time_zone, i.external_id as handle
      from couples c
+     join rooms r on r.id = c.room_id
      join partners p on p.couple_id = c.id
-     join people pe on pe.user_id = p.user_id";
+     join people pe on pe.id = p.person_id
+     left join identities i on i.person_id = p.person_id and i.transport = r.transport";
 
 fn assemble(rows: Vec<Row>) -> Option<Couple> {
     let first = rows.first()?;
     let mut couple = Couple {
         id: CoupleId(first.id),
-        guild: GuildId::from_i64(first.guild_id),
-        channel: ChannelId::from_i64(first.channel_id),
-        created_by: UserId::from_i64(first.created_by),
+        room: Room {
+            id: RoomId(first.room_id),
+            transport: first.transport.parse().unwrap_or(TransportKind::Discord),
+            external: first.external_id.clone(),
+            space: first.space.clone(),
+        },
+        created_by: first.created_by.map(PersonId),
         created_at: first.created_at,
         paused_until: first.paused_until,
         unreachable_since: first.unreachable_since,
@@ -43,7 +53,8 @@ fn assemble(rows: Vec<Row>) -> Option<Couple> {
     };
     for r in rows {
         couple.partners.push(Partner {
-            user: UserId::from_i64(r.user_id),
+            person: PersonId(r.person_id),
+            handle: r.handle.unwrap_or_default(),
             seat: r.seat,
             zone: r.time_zone.as_deref().and_then(parse_stored_zone),
         });
@@ -52,15 +63,17 @@ fn assemble(rows: Vec<Row>) -> Option<Couple> {
     Some(couple)
 }
 
-/// The live couple bound to a channel, if any.
-pub async fn live_in_channel(
+/// The live couple in a room, if any.
+pub async fn live_in_room(
     ex: impl PgExecutor<'_>,
-    channel: ChannelId,
+    transport: TransportKind,
+    external: &str,
 ) -> sqlx::Result<Option<Couple>> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} where c.channel_id = $1 and c.ended_at is null order by p.seat"
+        "{SELECT} where r.transport = $1 and r.external_id = $2 and c.ended_at is null order by p.seat"
     )))
-    .bind(channel.as_i64())
+    .bind(transport.as_str())
+    .bind(external)
     .fetch_all(ex)
     .await?;
     Ok(assemble(rows))
@@ -82,26 +95,24 @@ pub async fn get(
     Ok(assemble(rows))
 }
 
-/// Creates a couple in a channel. Returns `None` when the channel already has a live couple
-/// (the unique index settles two accepts racing for one channel).
+/// Creates a couple in a room. Returns `None` when the room already has a live couple (the
+/// unique index settles two accepts racing for one room).
 pub async fn create(
     tx: &mut PgConnection,
-    guild: GuildId,
-    channel: ChannelId,
-    first: UserId,
-    second: UserId,
+    room: RoomId,
+    first: PersonId,
+    second: PersonId,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<CoupleId>> {
     let id = CoupleId::new();
     let inserted = sqlx::query(
-        "insert into couples (id, guild_id, channel_id, created_by, created_at)
-         values ($1, $2, $3, $4, $5)
-         on conflict (channel_id) where ended_at is null do nothing",
+        "insert into couples (id, room_id, created_by, created_at)
+         values ($1, $2, $3, $4)
+         on conflict (room_id) where ended_at is null do nothing",
     )
     .bind(id.0)
-    .bind(guild.as_i64())
-    .bind(channel.as_i64())
-    .bind(first.as_i64())
+    .bind(room.0)
+    .bind(first.0)
     .bind(now)
     .execute(&mut *tx)
     .await?
@@ -109,11 +120,10 @@ pub async fn create(
     if inserted == 0 {
         return Ok(None);
     }
-    for (seat, user) in [(1i16, first), (2, second)] {
-        super::people::ensure(&mut *tx, user, now).await?;
-        sqlx::query("insert into partners (couple_id, user_id, seat) values ($1, $2, $3)")
+    for (seat, person) in [(1i16, first), (2, second)] {
+        sqlx::query("insert into partners (couple_id, person_id, seat) values ($1, $2, $3)")
             .bind(id.0)
-            .bind(user.as_i64())
+            .bind(person.0)
             .bind(seat)
             .execute(&mut *tx)
             .await?;
@@ -146,7 +156,7 @@ pub async fn set_paused_until(
     Ok(n == 1)
 }
 
-/// Pauses a couple whose channel answered 403/404, until someone runs `/attune resume`.
+/// Pauses a couple whose room refused our posts for good, until someone resumes.
 pub async fn mark_unreachable(
     ex: impl PgExecutor<'_>,
     id: CoupleId,

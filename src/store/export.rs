@@ -8,14 +8,14 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::crypto::Keyring;
-use crate::domain::ids::UserId;
+use crate::domain::ids::PersonId;
 
 /// Bumped whenever a field changes meaning or disappears.
 pub const FORMAT_VERSION: u32 = 1;
 
 type CoupleRow = (
     Uuid,
-    i64,
+    String,
     i16,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
@@ -47,19 +47,20 @@ struct AnswerRow {
 pub async fn export(
     pool: &PgPool,
     keys: &Keyring,
-    user: UserId,
+    person: PersonId,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Value> {
-    let id = user.as_i64();
+    let id = person.0;
     let zone: Option<Option<String>> =
-        sqlx::query_scalar("select time_zone from people where user_id = $1")
+        sqlx::query_scalar("select time_zone from people where id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?;
     let couples: Vec<CoupleRow> = sqlx::query_as(
-        "select c.id, c.channel_id, p.seat, c.created_at, c.ended_at, c.paused_until,
+        "select c.id, r.external_id, p.seat, c.created_at, c.ended_at, c.paused_until,
                 p.morning_time, p.evening_time, p.days, p.waking_start, p.waking_end
-         from partners p join couples c on c.id = p.couple_id where p.user_id = $1 order by c.created_at",
+         from partners p join couples c on c.id = p.couple_id join rooms r on r.id = c.room_id
+         where p.person_id = $1 order by c.created_at",
     )
     .bind(id)
     .fetch_all(pool)
@@ -68,7 +69,7 @@ pub async fn export(
         "select a.checkin_id, c.slot, c.round_date, c.status = 'revealed' as revealed, a.mood, a.feelings,
                 a.guess, a.note, a.share_note, a.submitted, a.skipped, a.updated_at
          from checkin_answers a join checkins c on c.id = a.checkin_id
-         where a.user_id = $1 order by c.round_date, c.opened_at",
+         where a.person_id = $1 order by c.round_date, c.opened_at",
     )
     .bind(id)
     .fetch_all(pool)
@@ -82,7 +83,7 @@ pub async fn export(
         Option<DateTime<Utc>>,
     )> = sqlx::query_as(
         "select prompt_id, concept, source, created_at, outcome, outcome_at
-             from micro_prompts where user_id = $1 order by created_at",
+             from micro_prompts where person_id = $1 order by created_at",
     )
     .bind(id)
     .fetch_all(pool)
@@ -115,8 +116,14 @@ pub async fn export(
     let agreements: Vec<(Uuid, Uuid, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
         "select a.id, a.repair_id, a.text, a.created_at, v.answer
          from agreements a join repairs r on r.id = a.repair_id
-         left join agreement_revisits v on v.agreement_id = a.id and v.user_id = $1
+         left join agreement_revisits v on v.agreement_id = a.id and v.person_id = $1
          where r.initiator = $1 or r.partner = $1 order by a.created_at",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let identities: Vec<(String, String)> = sqlx::query_as(
+        "select transport, external_id from identities where person_id = $1 order by transport",
     )
     .bind(id)
     .fetch_all(pool)
@@ -129,10 +136,14 @@ pub async fn export(
         "format": "attune-export",
         "version": FORMAT_VERSION,
         "exported_at": now,
-        "user_id": user.0.to_string(),
+        // The person's id on the chat they used first (their Discord id for people from
+        // release 0.1); every id is under "identities".
+        "user_id": identities.first().map(|(_, e)| e.clone()),
+        "person_id": person.0,
+        "identities": identities.iter().map(|(t, e)| json!({ "transport": t, "id": e })).collect::<Vec<_>>(),
         "settings": { "time_zone": zone.flatten() },
         "couples": couples.iter().map(|c| json!({
-            "couple_id": c.0, "channel_id": c.1.to_string(),
+            "couple_id": c.0, "channel_id": c.1,
             "role": if c.2 == 1 { "invited" } else { "accepted" },
             "linked_at": c.3, "unlinked_at": c.4, "paused_until": c.5,
             "schedule": {

@@ -1,10 +1,10 @@
-//! Invitations from one person to another to become a couple in a channel.
+//! Invitations from one person to another to become a couple in a room.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::domain::ids::{ChannelId, CoupleId, GuildId, InvitationId, UserId};
+use crate::domain::ids::{CoupleId, InvitationId, PersonId, RoomId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvitationStatus {
@@ -23,15 +23,23 @@ impl InvitationStatus {
             _ => Self::Pending,
         }
     }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Declined => "declined",
+            InvitationStatus::Cancelled => "cancelled",
+            InvitationStatus::Pending => "pending",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Invitation {
     pub id: InvitationId,
-    pub guild: GuildId,
-    pub channel: ChannelId,
-    pub inviter: UserId,
-    pub invitee: UserId,
+    pub room: RoomId,
+    pub inviter: PersonId,
+    pub invitee: PersonId,
     pub status: InvitationStatus,
     pub expires_at: DateTime<Utc>,
 }
@@ -39,10 +47,9 @@ pub struct Invitation {
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
-    guild_id: i64,
-    channel_id: i64,
-    inviter_id: i64,
-    invitee_id: i64,
+    room_id: Uuid,
+    inviter: Uuid,
+    invitee: Uuid,
     status: String,
     expires_at: DateTime<Utc>,
 }
@@ -51,17 +58,16 @@ impl From<Row> for Invitation {
     fn from(r: Row) -> Self {
         Invitation {
             id: InvitationId(r.id),
-            guild: GuildId::from_i64(r.guild_id),
-            channel: ChannelId::from_i64(r.channel_id),
-            inviter: UserId::from_i64(r.inviter_id),
-            invitee: UserId::from_i64(r.invitee_id),
+            room: RoomId(r.room_id),
+            inviter: PersonId(r.inviter),
+            invitee: PersonId(r.invitee),
             status: InvitationStatus::parse(&r.status),
             expires_at: r.expires_at,
         }
     }
 }
 
-const COLS: &str = "id, guild_id, channel_id, inviter_id, invitee_id, status, expires_at";
+const COLS: &str = "id, room_id, inviter, invitee, status, expires_at";
 
 pub async fn create(
     ex: impl PgExecutor<'_>,
@@ -69,14 +75,13 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into invitations (id, guild_id, channel_id, inviter_id, invitee_id, status, created_at, expires_at)
-         values ($1, $2, $3, $4, $5, 'pending', $6, $7)",
+        "insert into invitations (id, room_id, inviter, invitee, status, created_at, expires_at)
+         values ($1, $2, $3, $4, 'pending', $5, $6)",
     )
     .bind(inv.id.0)
-    .bind(inv.guild.as_i64())
-    .bind(inv.channel.as_i64())
-    .bind(inv.inviter.as_i64())
-    .bind(inv.invitee.as_i64())
+    .bind(inv.room.0)
+    .bind(inv.inviter.0)
+    .bind(inv.invitee.0)
     .bind(now)
     .bind(inv.expires_at)
     .execute(ex)
@@ -94,20 +99,20 @@ pub async fn get(ex: impl PgExecutor<'_>, id: InvitationId) -> sqlx::Result<Opti
     Ok(row.map(Into::into))
 }
 
-/// A pending, unexpired invitation for `invitee` in `channel`.
+/// A pending, unexpired invitation for `invitee` in `room`.
 pub async fn pending_for(
     ex: impl PgExecutor<'_>,
-    channel: ChannelId,
-    invitee: UserId,
+    room: RoomId,
+    invitee: PersonId,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<Invitation>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLS} from invitations
-         where channel_id = $1 and invitee_id = $2 and status = 'pending' and expires_at > $3
+         where room_id = $1 and invitee = $2 and status = 'pending' and expires_at > $3
          limit 1"
     )))
-    .bind(channel.as_i64())
-    .bind(invitee.as_i64())
+    .bind(room.0)
+    .bind(invitee.0)
     .bind(now)
     .fetch_optional(ex)
     .await?;
@@ -123,18 +128,12 @@ pub async fn decide(
     couple: Option<CoupleId>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let text = match status {
-        InvitationStatus::Accepted => "accepted",
-        InvitationStatus::Declined => "declined",
-        InvitationStatus::Cancelled => "cancelled",
-        InvitationStatus::Pending => "pending",
-    };
     let n = sqlx::query(
         "update invitations set status = $2, decided_at = $3, couple_id = $4
          where id = $1 and status = 'pending'",
     )
     .bind(id.0)
-    .bind(text)
+    .bind(status.as_str())
     .bind(now)
     .bind(couple.map(|c| c.0))
     .execute(ex)
@@ -143,17 +142,17 @@ pub async fn decide(
     Ok(n == 1)
 }
 
-/// Cancels the other pending invitations in a channel once it has a couple.
-pub async fn cancel_pending_in_channel(
+/// Cancels the other pending invitations in a room once it has a couple.
+pub async fn cancel_pending_in_room(
     ex: impl PgExecutor<'_>,
-    channel: ChannelId,
+    room: RoomId,
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "update invitations set status = 'cancelled', decided_at = $2
-         where channel_id = $1 and status = 'pending'",
+         where room_id = $1 and status = 'pending'",
     )
-    .bind(channel.as_i64())
+    .bind(room.0)
     .bind(now)
     .execute(ex)
     .await?

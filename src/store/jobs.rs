@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::domain::ids::{CoupleId, JobId, UserId};
+use crate::domain::ids::{CoupleId, JobId, PersonId};
 use crate::domain::jobs::Job;
 
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub async fn schedule(
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query(
-        "insert into jobs (id, kind, couple_id, user_id, dedupe_key, due_at, payload, created_at)
+        "insert into jobs (id, kind, couple_id, person_id, dedupe_key, due_at, payload, created_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (dedupe_key) do update
             set due_at = excluded.due_at, status = 'pending', attempts = 0, last_error = null
@@ -43,7 +43,7 @@ pub async fn schedule(
     .bind(Uuid::new_v4())
     .bind(job.kind())
     .bind(job.couple().0)
-    .bind(job.user().map(|u| u.as_i64()))
+    .bind(job.user().map(|u| u.0))
     .bind(job.dedupe_key())
     .bind(due_at)
     .bind(serde_json::to_value(job).expect("jobs serialise"))
@@ -62,14 +62,14 @@ pub async fn schedule_once(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into jobs (id, kind, couple_id, user_id, dedupe_key, due_at, payload, created_at)
+        "insert into jobs (id, kind, couple_id, person_id, dedupe_key, due_at, payload, created_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (dedupe_key) do nothing",
     )
     .bind(Uuid::new_v4())
     .bind(job.kind())
     .bind(job.couple().0)
-    .bind(job.user().map(|u| u.as_i64()))
+    .bind(job.user().map(|u| u.0))
     .bind(job.dedupe_key())
     .bind(due_at)
     .bind(serde_json::to_value(job).expect("jobs serialise"))
@@ -100,15 +100,15 @@ pub async fn bring_forward(
 pub async fn cancel_pending(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
-    user: Option<UserId>,
+    user: Option<PersonId>,
     kind: &str,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "update jobs set status = 'cancelled'
-         where couple_id = $1 and ($2::bigint is null or user_id = $2) and kind = $3 and status = 'pending'",
+         where couple_id = $1 and ($2::uuid is null or person_id = $2) and kind = $3 and status = 'pending'",
     )
     .bind(couple.0)
-    .bind(user.map(|u| u.as_i64()))
+    .bind(user.map(|u| u.0))
     .bind(kind)
     .execute(ex)
     .await?
@@ -117,21 +117,26 @@ pub async fn cancel_pending(
 
 /// Claims up to `limit` due jobs for `owner`: pending ones whose time has come, and running
 /// ones whose lease ran out (their holder died).
+/// Only jobs of couples that live on one of `transports` are claimed: a process serving
+/// Matrix alone leaves Discord's jobs to the processes that serve it.
 pub async fn claim(
     ex: impl PgExecutor<'_>,
     owner: Uuid,
     now: DateTime<Utc>,
     lease: Duration,
     limit: i64,
+    transports: &[&str],
 ) -> sqlx::Result<Vec<ClaimedJob>> {
     let rows: Vec<Row> = sqlx::query_as(
         "with due as (
-            select id from jobs
-            where (status = 'pending' and due_at <= $2)
-               or (status = 'running' and lease_until < $2)
-            order by due_at
+            select j.id from jobs j
+            where ((j.status = 'pending' and j.due_at <= $2)
+               or (j.status = 'running' and j.lease_until < $2))
+              and exists (select 1 from couples c join rooms r on r.id = c.room_id
+                          where c.id = j.couple_id and r.transport = any($5))
+            order by j.due_at
             limit $4
-            for update skip locked
+            for update of j skip locked
          )
          update jobs j
             set status = 'running', lease_owner = $1, lease_until = $3, attempts = j.attempts + 1
@@ -143,6 +148,7 @@ pub async fn claim(
     .bind(now)
     .bind(now + lease)
     .bind(limit)
+    .bind(transports)
     .fetch_all(ex)
     .await?;
     Ok(rows
@@ -224,9 +230,9 @@ pub async fn outstanding(ex: impl PgExecutor<'_>, now: DateTime<Utc>) -> sqlx::R
 pub async fn upcoming_posts(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
-) -> sqlx::Result<Vec<(UserId, String, DateTime<Utc>)>> {
-    let rows: Vec<(i64, String, DateTime<Utc>)> = sqlx::query_as(
-        "select user_id, payload->>'slot', due_at from jobs
+) -> sqlx::Result<Vec<(PersonId, String, DateTime<Utc>)>> {
+    let rows: Vec<(Uuid, String, DateTime<Utc>)> = sqlx::query_as(
+        "select person_id, payload->>'slot', due_at from jobs
          where couple_id = $1 and kind = 'checkin_post' and status = 'pending'
          order by due_at",
     )
@@ -235,7 +241,7 @@ pub async fn upcoming_posts(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(u, s, d)| (UserId::from_i64(u), s, d))
+        .map(|(u, s, d)| (PersonId(u), s, d))
         .collect())
 }
 

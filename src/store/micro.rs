@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::domain::ids::{CoupleId, MicroId, UserId};
+use crate::domain::ids::{CoupleId, MessageRef, MicroId, PersonId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bag {
@@ -49,20 +49,20 @@ pub async fn save_bag(ex: impl PgExecutor<'_>, couple: CoupleId, bag: &Bag) -> s
 pub struct MicroRow {
     pub id: Uuid,
     pub couple_id: Uuid,
-    pub user_id: i64,
+    pub person_id: Uuid,
     pub prompt_id: String,
     pub concept: String,
     pub outcome: Option<String>,
     pub nonce: Option<String>,
-    pub message_id: Option<i64>,
+    pub message_id: Option<String>,
 }
 
 impl MicroRow {
     pub fn micro_id(&self) -> MicroId {
         MicroId(self.id)
     }
-    pub fn user(&self) -> UserId {
-        UserId::from_i64(self.user_id)
+    pub fn person(&self) -> PersonId {
+        PersonId(self.person_id)
     }
     pub fn couple(&self) -> CoupleId {
         CoupleId(self.couple_id)
@@ -74,7 +74,7 @@ pub async fn insert(
     ex: impl PgExecutor<'_>,
     id: MicroId,
     couple: CoupleId,
-    user: UserId,
+    user: PersonId,
     prompt_id: &str,
     concept: &str,
     source: &str,
@@ -82,12 +82,12 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into micro_prompts (id, couple_id, user_id, prompt_id, concept, source, nonce, created_at)
+        "insert into micro_prompts (id, couple_id, person_id, prompt_id, concept, source, nonce, created_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id.0)
     .bind(couple.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .bind(prompt_id)
     .bind(concept)
     .bind(source)
@@ -98,7 +98,7 @@ pub async fn insert(
     Ok(())
 }
 
-const COLS: &str = "id, couple_id, user_id, prompt_id, concept, outcome, nonce, message_id";
+const COLS: &str = "id, couple_id, person_id, prompt_id, concept, outcome, nonce, message_id";
 
 pub async fn get(ex: impl PgExecutor<'_>, id: MicroId) -> sqlx::Result<Option<MicroRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -143,10 +143,14 @@ pub async fn set_outcome(
     Ok(())
 }
 
-pub async fn set_message(ex: impl PgExecutor<'_>, id: MicroId, message: u64) -> sqlx::Result<()> {
+pub async fn set_message(
+    ex: impl PgExecutor<'_>,
+    id: MicroId,
+    message: &MessageRef,
+) -> sqlx::Result<()> {
     sqlx::query("update micro_prompts set message_id = $2 where id = $1")
         .bind(id.0)
-        .bind(message as i64)
+        .bind(&message.0)
         .execute(ex)
         .await?;
     Ok(())

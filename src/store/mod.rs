@@ -11,6 +11,7 @@ pub mod people;
 pub mod privacy;
 pub mod recap;
 pub mod repairs;
+pub mod rooms;
 pub mod schedules;
 
 use std::str::FromStr;
@@ -119,6 +120,27 @@ pub async fn drop_database(url: &Url) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether an error means "not now" (the database is away, a connection dropped, a lock
+/// stayed taken) rather than a query that is wrong: the work was rolled back and trying again
+/// later is both kind and true.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        // What sqlx reports when the server (or a proxy in front of it) closes a new
+        // connection during the handshake, e.g. "unexpected response from SSLRequest".
+        sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => d.code().as_deref().is_some_and(try_again_later),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs that mean "not now" rather than the query being wrong: class 08 (connection
+/// exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now) and 55P03
+/// (lock not available, see [`LOCK_TIMEOUT`]).
+fn try_again_later(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "55P03")
+}
+
 /// How long a statement of the bot may wait for a row lock. A lock held elsewhere (a stuck
 /// process, a manual fix-up, a holder whose connection went silent) must not make a person's
 /// command wait past Discord's 3 s: the statement fails with 55P03, its transaction rolls
@@ -149,4 +171,24 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<PgPool, StoreError> {
         .await
         .map_err(unreachable)?;
     Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_transient_and_a_bug_is_not() {
+        for code in ["08006", "08003", "57P01", "57P02", "57P03", "55P03"] {
+            assert!(try_again_later(code), "{code}");
+        }
+        // A constraint violation or a syntax error is our bug, not an outage.
+        for code in ["23505", "42601", "57014"] {
+            assert!(!try_again_later(code), "{code}");
+        }
+        assert!(is_transient(&sqlx::Error::Protocol(
+            "unexpected response".into()
+        )));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+    }
 }

@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use crate::crypto::Keyring;
-use crate::domain::ids::UserId;
+use crate::domain::ids::PersonId;
 
 /// Every column holding free text a person wrote: (table, key columns, text column).
 /// Adding a text column means adding it here, so keys, rotation and checks cover it.
 pub const SEALED_COLUMNS: &[(&str, &[&str], &str)] = &[
-    ("checkin_answers", &["checkin_id", "user_id"], "note"),
+    ("checkin_answers", &["checkin_id", "person_id"], "note"),
     (
         "repair_texts",
         &["repair_id", "writer", "kind", "round"],
@@ -123,24 +123,25 @@ pub async fn apply_retention(pool: &PgPool, before: DateTime<Utc>) -> sqlx::Resu
 
 /// Removes everything a person wrote and everything that names them. What stays, by
 /// design: their partner's own answers (without any link back), rounds and repairs as
-/// anonymous shells, and couples (ended) whose `created_by` becomes 0.
-pub async fn forget(tx: &mut PgConnection, user: UserId) -> sqlx::Result<u64> {
-    let id = user.as_i64();
+/// anonymous shells, and couples (ended) without a `created_by`.
+pub async fn forget(tx: &mut PgConnection, person: PersonId) -> sqlx::Result<u64> {
+    let id = person.0;
     let mut n = 0;
     for sql in [
-        "delete from checkin_answers where user_id = $1",
-        "delete from checkin_posts where user_id = $1",
-        "delete from micro_prompts where user_id = $1",
+        "delete from checkin_answers where person_id = $1",
+        "delete from checkin_posts where person_id = $1",
+        "delete from micro_prompts where person_id = $1",
         "delete from repair_texts where writer = $1",
-        "delete from agreement_revisits where user_id = $1",
+        "delete from agreement_revisits where person_id = $1",
         // Agreements are shared lines both agreed to; a person leaving takes them along.
         "delete from agreements where repair_id in (select id from repairs where initiator = $1 or partner = $1)",
         "delete from repairs where initiator = $1 or partner = $1",
-        "delete from jobs where user_id = $1 or payload::text like '%' || $1::text || '%'",
-        "delete from invitations where inviter_id = $1 or invitee_id = $1",
-        "delete from partners where user_id = $1",
-        "update couples set created_by = 0 where created_by = $1",
-        "delete from people where user_id = $1",
+        "delete from jobs where person_id = $1",
+        "delete from invitations where inviter = $1 or invitee = $1",
+        "delete from partners where person_id = $1",
+        "update couples set created_by = null where created_by = $1",
+        "delete from identities where person_id = $1",
+        "delete from people where id = $1",
     ] {
         n += sqlx::query(sql).bind(id).execute(&mut *tx).await?.rows_affected();
     }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::domain::checkin::Mood;
 use crate::domain::couple::Couple;
-use crate::domain::ids::{CoupleId, UserId};
+use crate::domain::ids::{CoupleId, MessageRef, PersonId};
 use crate::domain::recap::{
     IsoWeek, PartnerInput, Period, PracticeExtras, RevealedAnswer, RevealedRound, WeekData,
 };
@@ -30,7 +30,7 @@ pub async fn claim(
     couple: CoupleId,
     week: IsoWeek,
 ) -> sqlx::Result<RecapSlot> {
-    let existing: Option<(String, Option<i64>)> = sqlx::query_as(
+    let existing: Option<(String, Option<String>)> = sqlx::query_as(
         "select nonce, message_id from recaps
          where couple_id = $1 and iso_year = $2 and iso_week = $3 for update",
     )
@@ -71,7 +71,7 @@ pub async fn mark_posted(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
     week: IsoWeek,
-    message: u64,
+    message: &MessageRef,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -81,7 +81,7 @@ pub async fn mark_posted(
     .bind(couple.0)
     .bind(week.year())
     .bind(week.week() as i32)
-    .bind(message as i64)
+    .bind(&message.0)
     .bind(now)
     .execute(ex)
     .await?;
@@ -91,7 +91,7 @@ pub async fn mark_posted(
 #[derive(sqlx::FromRow)]
 struct AnswerRow {
     checkin_id: Uuid,
-    user_id: i64,
+    person_id: Uuid,
     local_date: Option<NaiveDate>,
     mood: i16,
     guess: Option<i16>,
@@ -108,13 +108,13 @@ pub async fn revealed_rounds(
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<RevealedRound>> {
     let rows: Vec<AnswerRow> = sqlx::query_as(
-        "select a.checkin_id, a.user_id, p.local_date, a.mood, a.guess, a.updated_at
+        "select a.checkin_id, a.person_id, p.local_date, a.mood, a.guess, a.updated_at
          from checkins c join checkin_answers a on a.checkin_id = c.id
-         left join checkin_posts p on p.checkin_id = c.id and p.user_id = a.user_id
+         left join checkin_posts p on p.checkin_id = c.id and p.person_id = a.person_id
          where c.couple_id = $1 and c.status = 'revealed'
            and c.opened_at >= $2 and c.opened_at < $3
            and a.submitted and a.mood is not null
-         order by c.opened_at, a.user_id",
+         order by c.opened_at, a.person_id",
     )
     .bind(couple.0)
     .bind(from)
@@ -131,7 +131,7 @@ pub async fn revealed_rounds(
             .or_default()
             .answers
             .push(RevealedAnswer {
-                user: UserId::from_i64(r.user_id),
+                user: PersonId(r.person_id),
                 at: r.updated_at,
                 day: r.local_date,
                 mood,
@@ -146,7 +146,7 @@ pub async fn revealed_rounds(
 pub async fn practice_extras(
     conn: &mut PgConnection,
     couple: CoupleId,
-    partners: &[UserId],
+    partners: &[PersonId],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> sqlx::Result<PracticeExtras> {
@@ -154,11 +154,11 @@ pub async fn practice_extras(
     for p in partners {
         let n: i64 = sqlx::query_scalar(
             "select count(*) from micro_prompts
-             where couple_id = $1 and user_id = $2 and outcome = 'done'
+             where couple_id = $1 and person_id = $2 and outcome = 'done'
                and outcome_at >= $3 and outcome_at < $4",
         )
         .bind(couple.0)
-        .bind(p.as_i64())
+        .bind(p.0)
         .bind(from)
         .bind(to)
         .fetch_one(&mut *conn)
@@ -213,7 +213,7 @@ pub async fn week_data(
         .partners
         .iter()
         .map(|p| PartnerInput {
-            user: p.user,
+            user: p.person,
             // A partner without a zone is scheduled in UTC, so their days are UTC days too.
             zone: p.zone.unwrap_or(chrono_tz::Tz::UTC),
         })

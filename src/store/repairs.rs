@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::crypto::Keyring;
 
-use crate::domain::ids::{AgreementId, CoupleId, RepairId, UserId};
+use crate::domain::ids::{AgreementId, CoupleId, PersonId, RepairId};
 use crate::domain::repair::{Picked, RevisitAnswer, Role, State, Status, Step, TextKind};
 
 /// A repair as stored: who is who, its version, and its domain state.
@@ -15,19 +15,19 @@ use crate::domain::repair::{Picked, RevisitAnswer, Role, State, Status, Step, Te
 pub struct Repair {
     pub id: RepairId,
     pub couple: CoupleId,
-    pub initiator: UserId,
-    pub partner: UserId,
+    pub initiator: PersonId,
+    pub partner: PersonId,
     /// Bumped by every change; a change saves only if nobody else changed it first.
     pub version: i32,
     pub state: State,
     pub created_at: DateTime<Utc>,
     /// The last change: inactivity counts from here.
     pub updated_at: DateTime<Utc>,
-    pub closed_by: Option<UserId>,
+    pub closed_by: Option<PersonId>,
 }
 
 impl Repair {
-    pub fn role_of(&self, user: UserId) -> Option<Role> {
+    pub fn role_of(&self, user: PersonId) -> Option<Role> {
         if user == self.initiator {
             Some(Role::Initiator)
         } else if user == self.partner {
@@ -37,7 +37,7 @@ impl Repair {
         }
     }
 
-    pub fn user(&self, role: Role) -> UserId {
+    pub fn user(&self, role: Role) -> PersonId {
         match role {
             Role::Initiator => self.initiator,
             Role::Partner => self.partner,
@@ -49,8 +49,8 @@ impl Repair {
 struct Row {
     id: Uuid,
     couple_id: Uuid,
-    initiator: i64,
-    partner: i64,
+    initiator: Uuid,
+    partner: Uuid,
     step: String,
     version: i32,
     status: String,
@@ -67,7 +67,7 @@ struct Row {
     heard: Option<bool>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    closed_by: Option<i64>,
+    closed_by: Option<Uuid>,
 }
 
 const COLS: &str =
@@ -118,8 +118,8 @@ impl TryFrom<Row> for Repair {
         Ok(Repair {
             id: RepairId(r.id),
             couple: CoupleId(r.couple_id),
-            initiator: UserId::from_i64(r.initiator),
-            partner: UserId::from_i64(r.partner),
+            initiator: PersonId(r.initiator),
+            partner: PersonId(r.partner),
             version: r.version,
             state: State {
                 step,
@@ -135,7 +135,7 @@ impl TryFrom<Row> for Repair {
             },
             created_at: r.created_at,
             updated_at: r.updated_at,
-            closed_by: r.closed_by.map(UserId::from_i64),
+            closed_by: r.closed_by.map(PersonId),
         })
     }
 }
@@ -146,8 +146,8 @@ pub async fn create(
     ex: impl PgExecutor<'_>,
     id: RepairId,
     couple: CoupleId,
-    initiator: UserId,
-    partner: UserId,
+    initiator: PersonId,
+    partner: PersonId,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let s = State::new();
@@ -158,8 +158,8 @@ pub async fn create(
     )
     .bind(id.0)
     .bind(couple.0)
-    .bind(initiator.as_i64())
-    .bind(partner.as_i64())
+    .bind(initiator.0)
+    .bind(partner.0)
     .bind(s.step.as_str())
     .bind(s.status.as_str())
     .bind(now)
@@ -197,7 +197,7 @@ pub async fn save(
     id: RepairId,
     seen: i32,
     next: &State,
-    by: Option<UserId>,
+    by: Option<PersonId>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let finished = next.status.is_finished();
@@ -229,7 +229,7 @@ pub async fn save(
     .bind(next.heard)
     .bind(now)
     .bind(finished)
-    .bind(by.map(UserId::as_i64))
+    .bind(by.map(|p| p.0))
     .execute(ex)
     .await?
     .rows_affected();
@@ -239,7 +239,7 @@ pub async fn save(
 /// One partner's text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Text {
-    pub writer: UserId,
+    pub writer: PersonId,
     pub kind: TextKind,
     pub round: i16,
     pub body: String,
@@ -248,7 +248,7 @@ pub struct Text {
 
 #[derive(sqlx::FromRow)]
 struct TextRow {
-    writer: i64,
+    writer: Uuid,
     kind: String,
     round: i16,
     body: String,
@@ -258,7 +258,7 @@ struct TextRow {
 impl TextRow {
     fn open(self, keys: &Keyring) -> sqlx::Result<Text> {
         Ok(Text {
-            writer: UserId::from_i64(self.writer),
+            writer: PersonId(self.writer),
             kind: TextKind::parse(&self.kind).ok_or_else(|| bad("text kind", &self.kind))?,
             round: self.round,
             body: keys
@@ -273,7 +273,7 @@ pub async fn text(
     ex: impl PgExecutor<'_>,
     keys: &Keyring,
     repair: RepairId,
-    writer: UserId,
+    writer: PersonId,
     kind: TextKind,
     round: i16,
 ) -> sqlx::Result<Option<Text>> {
@@ -282,7 +282,7 @@ pub async fn text(
          where repair_id = $1 and writer = $2 and kind = $3 and round = $4",
     )
     .bind(repair.0)
-    .bind(writer.as_i64())
+    .bind(writer.0)
     .bind(kind.as_str())
     .bind(round)
     .fetch_optional(ex)
@@ -312,7 +312,7 @@ pub async fn save_draft(
     ex: impl PgExecutor<'_>,
     keys: &Keyring,
     repair: RepairId,
-    writer: UserId,
+    writer: PersonId,
     kind: TextKind,
     round: i16,
     body: &str,
@@ -326,7 +326,7 @@ pub async fn save_draft(
             where not repair_texts.shared",
     )
     .bind(repair.0)
-    .bind(writer.as_i64())
+    .bind(writer.0)
     .bind(kind.as_str())
     .bind(round)
     .bind(keys.seal(body))
@@ -340,7 +340,7 @@ pub async fn save_draft(
 pub async fn mark_shared(
     ex: impl PgExecutor<'_>,
     repair: RepairId,
-    writer: UserId,
+    writer: PersonId,
     kind: TextKind,
     round: i16,
     now: DateTime<Utc>,
@@ -350,7 +350,7 @@ pub async fn mark_shared(
          where repair_id = $1 and writer = $2 and kind = $3 and round = $4 and not shared",
     )
     .bind(repair.0)
-    .bind(writer.as_i64())
+    .bind(writer.0)
     .bind(kind.as_str())
     .bind(round)
     .bind(now)
@@ -433,16 +433,16 @@ pub async fn agreement_for(
 pub async fn save_revisit(
     ex: impl PgExecutor<'_>,
     agreement: AgreementId,
-    user: UserId,
+    user: PersonId,
     answer: RevisitAnswer,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into agreement_revisits (agreement_id, user_id, answer, at) values ($1, $2, $3, $4)
-         on conflict (agreement_id, user_id) do update set answer = excluded.answer, at = excluded.at",
+        "insert into agreement_revisits (agreement_id, person_id, answer, at) values ($1, $2, $3, $4)
+         on conflict (agreement_id, person_id) do update set answer = excluded.answer, at = excluded.at",
     )
     .bind(agreement.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .bind(answer.as_str())
     .bind(now)
     .execute(ex)

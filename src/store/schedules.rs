@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use sqlx::PgExecutor;
 
 use super::people::parse_stored_zone;
-use crate::domain::ids::{CoupleId, UserId};
+use crate::domain::ids::{CoupleId, PersonId};
 use crate::domain::schedule::{weekday_from_iso, CoupleSettings, MicroFrequency, PartnerSchedule};
 use crate::domain::time::Weekdays;
 
@@ -24,15 +24,15 @@ struct PartnerRow {
 pub async fn partner(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
-    user: UserId,
+    user: PersonId,
 ) -> sqlx::Result<Option<PartnerSchedule>> {
     let row: Option<PartnerRow> = sqlx::query_as(
         "select pe.time_zone, p.morning_time, p.evening_time, p.days, p.waking_start, p.waking_end
-         from partners p join people pe on pe.user_id = p.user_id
-         where p.couple_id = $1 and p.user_id = $2",
+         from partners p join people pe on pe.id = p.person_id
+         where p.couple_id = $1 and p.person_id = $2",
     )
     .bind(couple.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .fetch_optional(ex)
     .await?;
     Ok(row.map(|r| PartnerSchedule {
@@ -52,15 +52,15 @@ pub async fn partner(
 pub async fn save_partner(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
-    user: UserId,
+    user: PersonId,
     s: &PartnerSchedule,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "update partners set morning_time = $3, evening_time = $4, days = $5, waking_start = $6, waking_end = $7
-         where couple_id = $1 and user_id = $2",
+         where couple_id = $1 and person_id = $2",
     )
     .bind(couple.0)
-    .bind(user.as_i64())
+    .bind(user.0)
     .bind(s.morning)
     .bind(s.evening)
     .bind(i16::from(s.days.0))
@@ -127,12 +127,12 @@ pub async fn save_couple(
 }
 
 /// The live couples a person belongs to (their zone change re-plans all of them).
-pub async fn couples_of(ex: impl PgExecutor<'_>, user: UserId) -> sqlx::Result<Vec<CoupleId>> {
+pub async fn couples_of(ex: impl PgExecutor<'_>, user: PersonId) -> sqlx::Result<Vec<CoupleId>> {
     let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
         "select c.id from couples c join partners p on p.couple_id = c.id
-         where p.user_id = $1 and c.ended_at is null",
+         where p.person_id = $1 and c.ended_at is null",
     )
-    .bind(user.as_i64())
+    .bind(user.0)
     .fetch_all(ex)
     .await?;
     Ok(ids.into_iter().map(CoupleId).collect())

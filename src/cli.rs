@@ -1,0 +1,175 @@
+//! The `attune` command line: its arguments, and one library call per command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::domain::clock::SystemClock;
+
+#[derive(Parser)]
+#[command(
+    name = "attune",
+    version,
+    about = "A chat bot that helps couples practise emotional attunement."
+)]
+pub struct Cli {
+    /// Configuration file (default: ./config.toml when present). Environment variables
+    /// ATTUNE_SECTION__KEY override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot (the default): connect to Postgres and the chat platforms and serve couples.
+    Run,
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate,
+    /// Validate the configuration and print it with secrets redacted.
+    CheckConfig,
+    /// Print the link that invites the bot to a Discord server, with least-privilege permissions.
+    InviteUrl {
+        /// The application id from the Discord developer portal (default: discord.application_id).
+        #[arg(long)]
+        application_id: Option<u64>,
+    },
+    /// Try Attune without a token: the bot against a local Discord stand-in, two simulated
+    /// partners, a simulated week, printed as the channel would show it.
+    Sandbox(crate::sandbox::SandboxArgs),
+    /// Print a new encryption key for `privacy.encryption_key`.
+    Keygen,
+    /// Re-seal every stored note and repair text under the current `privacy.encryption_key`
+    /// (list the previous key in `privacy.old_keys` while you run it), so the old key can go.
+    RotateKey,
+    /// Work with the prompt library and the bot's words.
+    #[command(subcommand)]
+    Content(ContentCommand),
+}
+
+#[derive(Subcommand)]
+enum ContentCommand {
+    /// Validate a content folder (default: the library built into this binary) and print a
+    /// summary: unique ids, limits, placeholders, sizes, near-duplicates, every text present.
+    Check {
+        /// The folder to check (for example your copy of content/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config_path = cli.config.as_deref();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            let config = load(config_path)?;
+            config.require_token()?;
+            crate::telemetry::init(&config.log);
+            let running = crate::app::start(config, Arc::new(SystemClock)).await?;
+            running.run_until_signal().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let config = load(config_path)?;
+            crate::telemetry::init(&config.log);
+            let pool = crate::store::connect(&config.database).await?;
+            pool.close().await;
+            println!(
+                "database {} is up to date",
+                crate::store::display_url(&config.database.url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => match Config::load(config_path) {
+            Ok(config) => {
+                print!("{}", config.redacted());
+                if let Err(e) = config.require_token() {
+                    eprintln!("warning: {e} (needed by `attune run`)");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("invalid configuration:\n{e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Command::InviteUrl { application_id } => {
+            let id = match application_id {
+                Some(id) => id,
+                None => load(config_path)?.discord.application_id.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "config key `discord.application_id`: missing; pass --application-id or set it in config.toml"
+                    )
+                })?,
+            };
+            println!("{}", crate::discord::invite_url(id));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keygen => {
+            println!("{}", crate::crypto::Keyring::generate());
+            eprintln!(
+                "Put this in config.toml as [privacy] encryption_key = \"...\" (or ATTUNE_PRIVACY__ENCRYPTION_KEY). Keep it secret and backed up: without it, stored notes cannot be read."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RotateKey => {
+            let config = load(config_path)?;
+            crate::telemetry::init(&config.log);
+            let pool = crate::store::connect(&config.database).await?;
+            let n = crate::store::privacy::rotate(&pool, &config.privacy.keys).await?;
+            pool.close().await;
+            println!(
+                "re-sealed {n} stored texts under key `{}`; the old key can now be removed from privacy.old_keys",
+                config.privacy.keys.current_id().unwrap_or("?")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Content(ContentCommand::Check { dir }) => {
+            Ok(if crate::content::check_command(dir.as_deref()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Sandbox(args) => {
+            let config = load(config_path)?;
+            let ok = crate::sandbox::run(config, args).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+/// `main`: parses the arguments and runs them on a multi-threaded runtime.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,859 @@
+//! The check-in: the scheduled post (which opens or joins a round), `/checkin` now, the
+//! private answer card and its note, the one reminder, and the reveal.
+//!
+//! Every answer change runs under a row lock on the round, so concurrent clicks and the
+//! reveal settle cleanly; the reveal is brought forward the moment everyone asked has
+//! answered or stepped back.
+
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+
+use super::access::{couple_here, partner_of, require_post};
+use super::jobs::{Plan, Record};
+use super::view::{button, panel};
+use super::{refuse, refuse_with, Answer, FlowError, FlowResult, Here, Refusal, Reply, Who};
+use crate::content::copy::keys::{checkin as k, mood as km};
+use crate::content::copy::Arg;
+use crate::content::Library;
+use crate::domain::checkin::{self as dc, Mood, Read, MAX_NOTE};
+use crate::domain::couple::Couple;
+use crate::domain::custom_id::{CheckinAction as A, CustomId};
+use crate::domain::ids::{CheckinId, CoupleId, JobId, PersonId, PersonRef};
+use crate::domain::jobs::Job;
+use crate::domain::schedule::Slot;
+use crate::domain::time::local_instant;
+use crate::state::AppState;
+use crate::store::checkins::{self, Answer as Ans, Checkin};
+use crate::store::{couples, jobs, schedules};
+use crate::transport::{
+    Card, Control, Menu, MenuOption, Panel, Text, TextField, TextRequest, TimeStyle, Tone,
+};
+
+fn id(round: CheckinId, a: A) -> CustomId {
+    CustomId::Checkin(round, a)
+}
+
+/// How a mood reads on the card: "🌤️ Good".
+pub fn mood_words(lib: &Library, m: Mood) -> String {
+    lib.s(match m.value() {
+        1 => km::HEAVY,
+        2 => km::LOW,
+        3 => km::OKAY,
+        4 => km::GOOD,
+        _ => km::BRIGHT,
+    })
+}
+
+fn mood_of(v: Option<i16>) -> Option<Mood> {
+    v.and_then(|v| Mood::new(i64::from(v)))
+}
+
+fn title(lib: &Library, slot: &str) -> String {
+    lib.s(match slot {
+        "morning" => k::TITLE_MORNING,
+        "evening" => k::TITLE_EVENING,
+        _ => k::TITLE_NOW,
+    })
+}
+
+fn post_buttons(lib: &Library, round: CheckinId) -> Vec<crate::transport::Button> {
+    vec![
+        button(id(round, A::Answer), lib.s(k::ANSWER), Tone::Primary),
+        button(id(round, A::Skip), lib.s(k::SKIP), Tone::Secondary),
+    ]
+}
+
+/// The question of the day with `{partner}` and `{name}` as people.
+fn question_text(
+    lib: &Library,
+    q: &str,
+    partner: Option<&PersonRef>,
+    name: Option<&PersonRef>,
+) -> Text {
+    lib.prompt_text(q, partner, name)
+}
+
+fn post_panel(lib: &Library, couple: &Couple, round: &Checkin, due: Option<&PersonRef>) -> Panel {
+    let line = lib.t(
+        match round.slot.as_str() {
+            "morning" => k::INVITE_MORNING,
+            "evening" => k::INVITE_EVENING,
+            _ => k::INVITE_NOW,
+        },
+        &[],
+    );
+    let mut body = line;
+    if let Some(q) = &round.question {
+        let other = due.and_then(|d| couple.other(d.id)).map(|p| p.person_ref());
+        body = body.para(lib.t(
+            k::QUESTION_LINE,
+            &[(
+                "question",
+                question_text(lib, q, other.as_ref(), due).into(),
+            )],
+        ));
+    }
+    body = body.para(lib.t(
+        k::OPEN_UNTIL,
+        &[("at", Arg::Instant(round.closes_at, TimeStyle::DateTime))],
+    ));
+    let mut p = panel(title(lib, &round.slot), body);
+    p.footer = Some(lib.t(k::POST_FOOTER, &[]));
+    p
+}
+
+/// The scheduled post for `due` (notified); the round accepts answers from both partners.
+pub fn post_card(lib: &Library, couple: &Couple, round: &Checkin, due: &PersonRef) -> Card {
+    Card::text(lib.t(k::POST_LEAD, &[("person", due.into())]))
+        .with_panel(post_panel(lib, couple, round, Some(due)))
+        .with_buttons(post_buttons(lib, round.id))
+        .notifying(vec![due.clone()])
+}
+
+fn reminder_card(lib: &Library, round: &Checkin, person: &PersonRef) -> Card {
+    Card::text(lib.t(
+        k::REMINDER,
+        &[
+            ("person", person.into()),
+            ("at", Arg::Instant(round.closes_at, TimeStyle::Time)),
+        ],
+    ))
+    .with_buttons(post_buttons(lib, round.id))
+    .notifying(vec![person.clone()])
+}
+
+fn card_body(
+    lib: &Library,
+    a: &Ans,
+    partner: Option<&PersonRef>,
+    closes_at: DateTime<Utc>,
+) -> Text {
+    let none = || lib.t(k::NONE, &[]);
+    let mood =
+        mood_of(a.mood).map_or_else(|| lib.t(k::MOOD_UNSET, &[]), |m| mood_words(lib, m).into());
+    let feelings = if a.feelings.is_empty() {
+        none()
+    } else {
+        Text::plain(a.feelings.join(", "))
+    };
+    let guess = mood_of(a.guess).map_or_else(none, |m| mood_words(lib, m).into());
+    let whom: Arg = partner.map_or_else(|| lib.t(k::YOUR_PARTNER, &[]).into(), Arg::from);
+    let note = match &a.note {
+        Some(n) if !n.trim().is_empty() => lib.t(
+            if a.share_note {
+                k::NOTE_SHARED
+            } else {
+                k::NOTE_PRIVATE
+            },
+            &[("note", Arg::User(n.trim().to_string()))],
+        ),
+        _ => none(),
+    };
+    lib.t(
+        k::CARD,
+        &[
+            ("mood", mood.into()),
+            ("feelings", feelings.into()),
+            ("partner", whom),
+            ("guess", guess.into()),
+            ("note", note.into()),
+            ("closes", Arg::Instant(closes_at, TimeStyle::Relative)),
+        ],
+    )
+}
+
+fn card_controls(lib: &Library, round: CheckinId, a: &Ans) -> Vec<Control> {
+    let mood_opts = |selected: Option<i16>| {
+        Mood::ALL
+            .iter()
+            .map(|m| MenuOption {
+                label: mood_words(lib, *m),
+                value: m.value().to_string(),
+                selected: selected == Some(i16::from(m.value())),
+            })
+            .collect::<Vec<_>>()
+    };
+    let feelings = lib
+        .feelings
+        .iter()
+        .map(|f| MenuOption {
+            label: f.clone(),
+            value: f.clone(),
+            selected: a.feelings.iter().any(|x| x == f),
+        })
+        .collect();
+    let has_note = a.note.as_deref().is_some_and(|n| !n.trim().is_empty());
+    vec![
+        Control::Menu(Menu {
+            id: id(round, A::Mood),
+            placeholder: lib.s(k::MOOD_PLACEHOLDER),
+            options: mood_opts(a.mood),
+            min: 1,
+            max: 1,
+        }),
+        Control::Menu(Menu {
+            id: id(round, A::Feelings),
+            placeholder: lib.s(k::FEELINGS_PLACEHOLDER),
+            options: feelings,
+            min: 0,
+            max: dc::MAX_FEELINGS as u8,
+        }),
+        Control::Menu(Menu {
+            id: id(round, A::Guess),
+            placeholder: lib.s(k::GUESS_PLACEHOLDER),
+            options: mood_opts(a.guess),
+            min: 1,
+            max: 1,
+        }),
+        Control::Buttons(vec![
+            button(
+                id(round, A::Note),
+                lib.s(if has_note { k::NOTE_EDIT } else { k::NOTE_ADD }),
+                Tone::Secondary,
+            ),
+            button(
+                id(round, A::ShareNote),
+                lib.s(if a.share_note {
+                    k::SHARE_ON
+                } else {
+                    k::SHARE_OFF
+                }),
+                Tone::Secondary,
+            ),
+            button(id(round, A::Submit), lib.s(k::DONE), Tone::Success),
+        ]),
+    ]
+}
+
+fn answer_card(lib: &Library, round: &Checkin, a: &Ans, partner: Option<&PersonRef>) -> Card {
+    Card {
+        text: card_body(lib, a, partner, round.closes_at),
+        controls: card_controls(lib, round.id, a),
+        ..Card::default()
+    }
+}
+
+fn thanks(lib: &Library, round: &Checkin) -> Card {
+    Card::text(lib.t(
+        k::THANKS,
+        &[("closes", Arg::Instant(round.closes_at, TimeStyle::Relative))],
+    ))
+    .with_buttons(vec![button(
+        id(round.id, A::Edit),
+        lib.s(k::CHANGE),
+        Tone::Secondary,
+    )])
+}
+
+fn note_request(lib: &Library, round: CheckinId, current: Option<&str>) -> TextRequest {
+    TextRequest {
+        id: id(round, A::NoteModal),
+        title: lib.s(k::NOTE_TITLE),
+        fields: vec![TextField {
+            key: NOTE_FIELD,
+            label: lib.s(k::NOTE_LABEL),
+            placeholder: Some(lib.s(k::NOTE_PLACEHOLDER)),
+            value: current.map(str::to_string),
+            max_len: MAX_NOTE as u16,
+            required: false,
+            long: true,
+        }],
+    }
+}
+
+/// The key of the note's text field.
+pub const NOTE_FIELD: &str = "note";
+
+fn read_words(lib: &Library, r: Read) -> Text {
+    lib.t(
+        match r {
+            Read::SpotOn => k::READ_SPOT_ON,
+            Read::Close => k::READ_CLOSE,
+            Read::Different => k::READ_DIFFERENT,
+        },
+        &[],
+    )
+}
+
+/// The reveal: each partner's answer, their guess against the other's own answer, and a note
+/// only where its writer chose to share it.
+pub fn reveal_card(
+    lib: &Library,
+    round: &Checkin,
+    couple: &Couple,
+    answers: &[Ans],
+    asked: &[PersonId],
+) -> Card {
+    let find = |u: PersonId| {
+        answers
+            .iter()
+            .find(|a| a.user == Some(u))
+            .filter(|a| a.submitted || a.skipped)
+    };
+    let mut body = Text::new();
+    let mut answered = Vec::new();
+    let mut silent = Vec::new();
+    let mut spot_on = 0;
+    let mut compared = 0;
+    for p in couple
+        .partners
+        .iter()
+        .filter(|p| asked.contains(&p.person) || find(p.person).is_some())
+    {
+        let me = p.person_ref();
+        let other = couple.other(p.person).map(|o| o.person_ref());
+        let line = match find(p.person) {
+            Some(a) if a.submitted => {
+                answered.push(me.clone());
+                let mood = mood_of(a.mood).map_or_else(|| lib.s(k::NONE), |m| mood_words(lib, m));
+                let mut line = lib.t(
+                    k::REVEAL_LINE,
+                    &[("person", me.clone().into()), ("mood", mood.into())],
+                );
+                if !a.feelings.is_empty() {
+                    line.append(lib.t(
+                        k::REVEAL_FEELINGS,
+                        &[("feelings", a.feelings.join(", ").into())],
+                    ));
+                }
+                if let (Some(g), Some(o)) = (mood_of(a.guess), other.as_ref()) {
+                    let theirs = find(o.id)
+                        .filter(|x| x.submitted)
+                        .and_then(|x| mood_of(x.mood));
+                    let guess: Arg = mood_words(lib, g).into();
+                    match theirs {
+                        Some(actual) => {
+                            let r = dc::read(g, actual);
+                            compared += 1;
+                            if r == Read::SpotOn {
+                                spot_on += 1;
+                            }
+                            line.append(lib.t(
+                                k::REVEAL_GUESS,
+                                &[
+                                    ("other", o.into()),
+                                    ("guess", guess),
+                                    ("read", read_words(lib, r).into()),
+                                ],
+                            ));
+                        }
+                        None => {
+                            line.append(lib.t(
+                                k::REVEAL_GUESS_OPEN,
+                                &[("other", o.into()), ("guess", guess)],
+                            ));
+                        }
+                    }
+                }
+                if a.share_note {
+                    if let Some(n) = a.note.as_deref().filter(|n| !n.trim().is_empty()) {
+                        line.append(
+                            lib.t(k::REVEAL_NOTE, &[("note", Arg::User(n.trim().to_string()))]),
+                        );
+                    }
+                }
+                line
+            }
+            Some(_) => {
+                silent.push(me.clone());
+                lib.t(k::REVEAL_PAUSED, &[("person", me.into())])
+            }
+            None => {
+                silent.push(me.clone());
+                lib.t(k::REVEAL_SILENT, &[("person", me.into())])
+            }
+        };
+        body = body.para(line);
+    }
+    let content = match (answered.as_slice(), silent.as_slice()) {
+        ([a], [s]) => lib.t(
+            k::REVEAL_ONE_OF_TWO,
+            &[("answered", a.into()), ("silent", s.into())],
+        ),
+        ([], _) => lib.t(k::REVEAL_NONE, &[]),
+        ([one], []) => lib.t(k::REVEAL_ONE, &[("person", one.into())]),
+        _ => lib.t(k::REVEAL_BOTH, &[]),
+    };
+    let footer = if spot_on == 2 {
+        k::FOOTER_SPOT_ON
+    } else if compared > 0 {
+        k::FOOTER_COMPARED
+    } else {
+        k::FOOTER_PLAIN
+    };
+    let mut p = panel(
+        lib.t(
+            k::REVEAL_TITLE,
+            &[("title", title(lib, &round.slot).into())],
+        ),
+        body,
+    );
+    p.footer = Some(lib.t(footer, &[]));
+    Card::text(content).with_panel(p)
+}
+
+// ---------------------------------------------------------------------------------------
+// Interactions.
+// ---------------------------------------------------------------------------------------
+
+/// Whether a round still takes answers.
+fn open(round: &Checkin) -> FlowResult<()> {
+    if round.revealed {
+        refuse(k::REVEALED)
+    } else {
+        Ok(())
+    }
+}
+
+/// Changes one partner's answer under the round's row lock; refuses once it is revealed.
+/// Brings the reveal forward when everyone asked has now settled.
+async fn change(
+    st: &AppState,
+    couple: &Couple,
+    me: PersonId,
+    round: CheckinId,
+    f: impl FnOnce(&mut Ans) -> FlowResult<()>,
+) -> FlowResult<(Checkin, Ans)> {
+    let now = st.clock.now();
+    let keys = st.keys();
+    let mut tx = st.pool.begin().await?;
+    let Some(r) = checkins::lock(&mut tx, round).await? else {
+        return Err(Refusal::stale().into());
+    };
+    open(&r)?;
+    let mut a = checkins::answer(&mut *tx, keys, round, me)
+        .await?
+        .unwrap_or_default();
+    f(&mut a)?;
+    checkins::save_answer(&mut *tx, keys, round, me, &a, now).await?;
+    let all = checkins::answers(&mut *tx, keys, round).await?;
+    let asked = checkins::asked(&mut tx, &r, &couple.partner_ids()).await?;
+    let states: Vec<dc::AnswerState> = asked
+        .iter()
+        .filter_map(|u| all.iter().find(|x| x.user == Some(*u)))
+        .map(|x| dc::AnswerState {
+            submitted: x.submitted,
+            skipped: x.skipped,
+        })
+        .collect();
+    let ready = dc::ready_to_reveal(&states, asked.len());
+    if ready {
+        let key = Job::CheckinReveal {
+            couple: r.couple.0,
+            checkin: r.id.0,
+        }
+        .dedupe_key();
+        jobs::bring_forward(&mut *tx, &key, now).await?;
+    }
+    tx.commit().await?;
+    if ready {
+        st.wake.notify_one();
+    }
+    Ok((r, a))
+}
+
+/// A button or a menu on a check-in (`values` are a menu's chosen values).
+pub async fn press(
+    st: &AppState,
+    who: &Who,
+    here: &Here,
+    round: CheckinId,
+    action: A,
+    values: &[String],
+) -> FlowResult {
+    let lib = &st.content;
+    let Some(r) = checkins::get(&st.pool, round).await? else {
+        return Err(Refusal::stale().into());
+    };
+    let (couple, me) = partner_of(&st.pool, r.couple, who, here).await?;
+    let partner = couple.other(me.id).map(|p| p.person_ref());
+    let partner = partner.as_ref();
+    let card = |r: &Checkin, a: &Ans| answer_card(lib, r, a, partner);
+    match action {
+        A::Answer | A::Edit => {
+            open(&r)?;
+            let a = checkins::answer(&st.pool, st.keys(), round, me.id)
+                .await?
+                .unwrap_or_default();
+            Ok(if action == A::Answer {
+                Answer::private(card(&r, &a))
+            } else {
+                Answer::update(card(&r, &a))
+            })
+        }
+        A::Skip => {
+            change(st, &couple, me.id, round, |a| {
+                if !a.submitted {
+                    a.skipped = true;
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(Answer::private(Card::text(lib.t(k::SKIPPED, &[]))))
+        }
+        A::Mood | A::Guess => {
+            let Some(v) = values
+                .first()
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(Mood::new)
+            else {
+                return Err(Refusal::stale().into());
+            };
+            let (r, a) = change(st, &couple, me.id, round, |a| {
+                let slot = if action == A::Mood {
+                    &mut a.mood
+                } else {
+                    &mut a.guess
+                };
+                *slot = Some(i16::from(v.value()));
+                a.skipped = false;
+                Ok(())
+            })
+            .await?;
+            Ok(Answer::update(card(&r, &a)))
+        }
+        A::Feelings => {
+            let Some(words) = dc::parse_feelings(values, &lib.feelings) else {
+                return Err(Refusal::stale().into());
+            };
+            let (r, a) = change(st, &couple, me.id, round, |a| {
+                a.feelings = words;
+                Ok(())
+            })
+            .await?;
+            Ok(Answer::update(card(&r, &a)))
+        }
+        A::ShareNote => {
+            let (r, a) = change(st, &couple, me.id, round, |a| {
+                a.share_note = !a.share_note;
+                Ok(())
+            })
+            .await?;
+            Ok(Answer::update(card(&r, &a)))
+        }
+        A::Note => {
+            open(&r)?;
+            let a = checkins::answer(&st.pool, st.keys(), round, me.id).await?;
+            let current = a.as_ref().and_then(|a| a.note.as_deref());
+            Ok(Reply::AskText(note_request(lib, round, current)).into())
+        }
+        A::Submit => {
+            let (r, _) = change(st, &couple, me.id, round, |a| {
+                if a.mood.is_none() {
+                    return refuse(k::NEED_MOOD);
+                }
+                a.submitted = true;
+                a.skipped = false;
+                Ok(())
+            })
+            .await?;
+            Ok(Answer::update(thanks(lib, &r)))
+        }
+        A::NoteModal => Err(Refusal::stale().into()),
+    }
+}
+
+/// The note's words, from the note's text request.
+pub async fn note(
+    st: &AppState,
+    who: &Who,
+    here: &Here,
+    round: CheckinId,
+    note: &str,
+) -> FlowResult {
+    let lib = &st.content;
+    let Some(r) = checkins::get(&st.pool, round).await? else {
+        return Err(Refusal::stale().into());
+    };
+    let (couple, me) = partner_of(&st.pool, r.couple, who, here).await?;
+    if note.chars().count() > MAX_NOTE {
+        return refuse(k::NOTE_TOO_LONG);
+    }
+    let partner = couple.other(me.id).map(|p| p.person_ref());
+    let text = note.trim().to_string();
+    let (r, a) = change(st, &couple, me.id, round, |a| {
+        a.note = (!text.is_empty()).then_some(text);
+        Ok(())
+    })
+    .await?;
+    Ok(Answer::update(answer_card(lib, &r, &a, partner.as_ref())))
+}
+
+/// `/checkin`: a round for both, now, notifying the partner who didn't ask.
+pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
+    let (couple, me) = couple_here(&st.pool, who, here).await?;
+    require_post(here)?;
+    let lib = &st.content;
+    let now = st.clock.now();
+    if let Some(open) = checkins::open_round(&st.pool, couple.id).await? {
+        return refuse_with(
+            k::ALREADY_OPEN,
+            vec![("closes", Arg::Instant(open.closes_at, TimeStyle::Relative))],
+        );
+    }
+    let Some(settings) = schedules::couple(&st.pool, couple.id).await? else {
+        return refuse(crate::content::copy::keys::common::NO_COUPLE_HERE);
+    };
+    let mut tx = st.pool.begin().await?;
+    let zone = couple.home_zone();
+    let today = crate::domain::time::local_date(zone, now);
+    let slot = if now.with_timezone(&zone).hour() < 15 {
+        "morning"
+    } else {
+        "evening"
+    };
+    let q = question_of_the_day(lib, slot, couple.id, today);
+    let round = checkins::create(
+        &mut *tx,
+        couple.id,
+        "now",
+        today,
+        now,
+        now + settings.window,
+        q.as_deref(),
+    )
+    .await?;
+    let reveal = Job::CheckinReveal {
+        couple: couple.id.0,
+        checkin: round.id.0,
+    };
+    jobs::schedule(&mut *tx, &reveal, round.closes_at, now).await?;
+    tx.commit().await?;
+    tracing::info!(couple_id = %couple.id, checkin_id = %round.id, "check-in opened on request");
+    let other = couple.other(me.id).map_or(me.clone(), |p| p.person_ref());
+    let card = Card::text(lib.t(
+        k::NOW_LEAD,
+        &[("other", other.clone().into()), ("asker", me.into())],
+    ))
+    .with_panel(post_panel(lib, &couple, &round, None))
+    .with_buttons(post_buttons(lib, round.id))
+    .notifying(vec![other]);
+    Ok(Answer::public(card))
+}
+
+/// A rotating question for the slot: each couple walks the list in its own order, one step
+/// a day, so the same question does not come back until the list is used up.
+pub fn question_of_the_day(
+    lib: &Library,
+    slot: &str,
+    couple: CoupleId,
+    date: NaiveDate,
+) -> Option<String> {
+    let pool: Vec<&str> = lib
+        .questions
+        .iter()
+        .filter(|q| q.slot == slot)
+        .map(|q| q.text.as_str())
+        .collect();
+    if pool.is_empty() {
+        return None;
+    }
+    let n = pool.len() as i64;
+    let offset = (couple.0.as_u128() % n as u128) as i64;
+    let day = i64::from(date.num_days_from_ce());
+    Some(pool[((day + offset).rem_euclid(n)) as usize].to_string())
+}
+
+// ---------------------------------------------------------------------------------------
+// Scheduled work.
+// ---------------------------------------------------------------------------------------
+
+/// Opens (or joins) a round and schedules its reveal and reminder; the post follows.
+pub async fn prepare_post(
+    st: &AppState,
+    job_id: JobId,
+    couple_id: CoupleId,
+    person: PersonId,
+    slot_name: &str,
+    local_date: NaiveDate,
+    missed: bool,
+) -> Result<Plan, FlowError> {
+    let now = st.clock.now();
+    let Some(slot) = Slot::parse(slot_name) else {
+        return Ok(Plan::Skipped("unknown slot"));
+    };
+    let Some(couple) = couples::get(&st.pool, couple_id, true).await? else {
+        return Ok(Plan::Skipped("couple ended"));
+    };
+    let Some(due) = couple.person_ref(person) else {
+        return Ok(Plan::Skipped("not a partner any more"));
+    };
+    let mut tx = st.pool.begin().await?;
+    couples::lock(&mut tx, couple_id).await?;
+    let Some(sched) = schedules::partner(&mut *tx, couple_id, person).await? else {
+        return Ok(Plan::Skipped("not a partner any more"));
+    };
+    // Chain the next day first, so a skipped or missed day never breaks the schedule.
+    if let Some(time) = sched.slot_time(slot) {
+        let this = local_instant(sched.zone, local_date, time);
+        super::plan::schedule_next(&mut tx, couple_id, person, &sched, slot, this, now).await?;
+    }
+    if missed {
+        tx.commit().await?;
+        return Ok(Plan::Missed);
+    }
+    if couple.is_paused(now) {
+        tx.commit().await?;
+        return Ok(Plan::Skipped("paused"));
+    }
+    let Some(settings) = schedules::couple(&mut *tx, couple_id).await? else {
+        return Err(FlowError::internal(anyhow::anyhow!(
+            "couple settings missing"
+        )));
+    };
+    let (round, nonce) =
+        match checkins::claim_post(&mut tx, couple_id, person, slot.as_str(), local_date).await? {
+            checkins::PostSlot::Posted => {
+                tx.commit().await?;
+                return Ok(Plan::Skipped("already posted"));
+            }
+            checkins::PostSlot::Unconfirmed { checkin, nonce } => {
+                let Some(round) = checkins::get(&mut *tx, checkin).await? else {
+                    return Err(FlowError::internal(anyhow::anyhow!("round vanished")));
+                };
+                (round, nonce)
+            }
+            checkins::PostSlot::New => {
+                let closes = now + settings.window;
+                let round = match checkins::joinable(
+                    &mut *tx,
+                    couple_id,
+                    slot.as_str(),
+                    local_date,
+                    person,
+                    now,
+                )
+                .await?
+                {
+                    Some(r) => {
+                        checkins::extend(&mut *tx, r.id, closes).await?;
+                        r
+                    }
+                    None => {
+                        let q =
+                            question_of_the_day(&st.content, slot.as_str(), couple_id, local_date);
+                        checkins::create(
+                            &mut *tx,
+                            couple_id,
+                            slot.as_str(),
+                            local_date,
+                            now,
+                            closes,
+                            q.as_deref(),
+                        )
+                        .await?
+                    }
+                };
+                let closes = closes.max(round.closes_at);
+                let reveal = Job::CheckinReveal {
+                    couple: couple_id.0,
+                    checkin: round.id.0,
+                };
+                jobs::schedule(&mut *tx, &reveal, closes, now).await?;
+                if let Some(delay) = settings.reminder {
+                    // A reminder only makes sense while the round is still open.
+                    if now + delay < closes {
+                        let remind = Job::CheckinRemind {
+                            couple: couple_id.0,
+                            checkin: round.id.0,
+                            user: person,
+                        };
+                        jobs::schedule_once(&mut *tx, &remind, now + delay, now).await?;
+                    }
+                }
+                let nonce = checkins::nonce_for(job_id.0);
+                checkins::insert_post(
+                    &mut *tx,
+                    couple_id,
+                    person,
+                    slot.as_str(),
+                    local_date,
+                    round.id,
+                    &nonce,
+                )
+                .await?;
+                let round = Checkin {
+                    closes_at: closes,
+                    ..round
+                };
+                (round, nonce)
+            }
+        };
+    tx.commit().await?;
+    Ok(Plan::deliver(
+        couple.room.clone(),
+        post_card(&st.content, &couple, &round, &due),
+        nonce,
+        Record::CheckinPost {
+            couple: couple_id,
+            person,
+            slot: slot.as_str(),
+            date: local_date,
+        },
+    ))
+}
+
+/// One gentle nudge to a partner who has not answered yet.
+pub async fn prepare_reminder(
+    st: &AppState,
+    job_id: JobId,
+    checkin: CheckinId,
+    person: PersonId,
+) -> Result<Plan, FlowError> {
+    let now = st.clock.now();
+    let Some(round) = checkins::get(&st.pool, checkin).await? else {
+        return Ok(Plan::Skipped("round gone"));
+    };
+    if round.revealed || round.closes_at <= now {
+        return Ok(Plan::Skipped("round closed"));
+    }
+    let Some(couple) = couples::get(&st.pool, round.couple, true).await? else {
+        return Ok(Plan::Skipped("couple ended"));
+    };
+    if couple.is_paused(now) {
+        return Ok(Plan::Skipped("paused"));
+    }
+    if let Some(a) = checkins::answer(&st.pool, st.keys(), checkin, person).await? {
+        if a.submitted || a.skipped {
+            return Ok(Plan::Skipped("already answered"));
+        }
+    }
+    let Some(me) = couple.person_ref(person) else {
+        return Ok(Plan::Skipped("not a partner any more"));
+    };
+    Ok(Plan::deliver(
+        couple.room.clone(),
+        reminder_card(&st.content, &round, &me),
+        checkins::nonce_for(job_id.0),
+        Record::Nothing,
+    ))
+}
+
+/// Reveals a round: flips it once (answers close), then the reveal is posted.
+pub async fn prepare_reveal(st: &AppState, checkin: CheckinId) -> Result<Plan, FlowError> {
+    let now = st.clock.now();
+    let mut tx = st.pool.begin().await?;
+    let Some(round) = checkins::lock(&mut tx, checkin).await? else {
+        return Ok(Plan::Skipped("round gone"));
+    };
+    if round.revealed && round.reveal_message.is_some() {
+        return Ok(Plan::Skipped("already revealed"));
+    }
+    checkins::mark_revealed(&mut *tx, checkin, now).await?;
+    let answers = checkins::answers(&mut *tx, st.keys(), checkin).await?;
+    let Some(couple) = couples::get(&mut *tx, round.couple, true).await? else {
+        tx.commit().await?;
+        return Ok(Plan::Skipped("couple ended"));
+    };
+    let asked = checkins::asked(&mut tx, &round, &couple.partner_ids()).await?;
+    tx.commit().await?;
+    if couple.unreachable_since.is_some() {
+        // The room refused us; the answers stay stored and visible to each writer.
+        return Ok(Plan::Skipped("room unreachable"));
+    }
+    Ok(Plan::deliver(
+        couple.room.clone(),
+        reveal_card(&st.content, &round, &couple, &answers, &asked),
+        round.reveal_nonce.clone(),
+        Record::Reveal(checkin),
+    ))
+}

@@ -1,0 +1,174 @@
+//! Scheduled work, as the flows see it: a claimed job becomes a [`Plan`] (what to deliver,
+//! or why nothing), the scheduler delivers it through the transport port, and [`record`]
+//! keeps what was delivered so the same post is never made twice.
+
+use chrono::NaiveDate;
+
+use super::FlowError;
+use crate::domain::couple::Room;
+use crate::domain::ids::{CheckinId, CoupleId, JobId, MessageRef, MicroId, PersonId, RepairId};
+use crate::domain::jobs::Job;
+use crate::domain::recap::IsoWeek;
+use crate::state::AppState;
+use crate::store::{checkins, micro, recap};
+use crate::transport::{Card, Transports};
+
+/// What a flow wants done for a job.
+#[derive(Debug)]
+pub enum Plan {
+    /// Post this card to this room, with this idempotency key, then record it.
+    Deliver(Box<Delivery>),
+    /// Nothing to do (already posted, paused, answered …); the reason is kept on the row.
+    Skipped(&'static str),
+    /// Found too late to be useful; recorded, not posted.
+    Missed,
+}
+
+#[derive(Debug)]
+pub struct Delivery {
+    pub room: Room,
+    pub card: Card,
+    pub key: String,
+    pub record: Record,
+}
+
+impl Plan {
+    pub fn deliver(room: Room, card: Card, key: String, record: Record) -> Plan {
+        Plan::Deliver(Box::new(Delivery {
+            room,
+            card,
+            key,
+            record,
+        }))
+    }
+}
+
+/// Where a delivered message is written down.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// Nothing to keep (a reminder, a repair card): the key alone makes a retry land once.
+    Nothing,
+    CheckinPost {
+        couple: CoupleId,
+        person: PersonId,
+        slot: &'static str,
+        date: NaiveDate,
+    },
+    Reveal(CheckinId),
+    Micro(MicroId),
+    Recap {
+        couple: CoupleId,
+        week: IsoWeek,
+    },
+}
+
+/// The plan for a claimed job. `missed` says it was found past its grace window.
+pub async fn prepare(
+    st: &AppState,
+    transports: &Transports,
+    id: JobId,
+    job: &Job,
+    missed: bool,
+) -> Result<Plan, FlowError> {
+    match job {
+        Job::CheckinPost {
+            couple,
+            user,
+            slot,
+            local_date,
+        } => {
+            super::checkin::prepare_post(
+                st,
+                id,
+                CoupleId(*couple),
+                *user,
+                slot,
+                *local_date,
+                missed,
+            )
+            .await
+        }
+        Job::CheckinRemind { checkin, user, .. } => {
+            if missed {
+                Ok(Plan::Missed)
+            } else {
+                super::checkin::prepare_reminder(st, id, CheckinId(*checkin), *user).await
+            }
+        }
+        Job::CheckinReveal { checkin, .. } => {
+            super::checkin::prepare_reveal(st, CheckinId(*checkin)).await
+        }
+        Job::MicroPost {
+            couple,
+            user,
+            local_date,
+        } => {
+            super::micro::prepare_post(st, id, CoupleId(*couple), *user, *local_date, missed).await
+        }
+        Job::WeeklyRecap {
+            couple,
+            iso_year,
+            iso_week,
+        } => match IsoWeek::new(*iso_year, *iso_week) {
+            Some(week) => {
+                super::recap::prepare(st, transports, id, CoupleId(*couple), week, missed).await
+            }
+            None => Ok(Plan::Skipped("not a real ISO week")),
+        },
+        Job::RepairReturn {
+            repair, version, ..
+        } => super::repair::prepare_return(st, id, RepairId(*repair), *version).await,
+        Job::RepairRemind {
+            repair, version, ..
+        } => {
+            if missed {
+                Ok(Plan::Missed)
+            } else {
+                super::repair::prepare_reminder(st, id, RepairId(*repair), *version).await
+            }
+        }
+        Job::RepairExpire {
+            repair, version, ..
+        } => super::repair::prepare_expiry(st, id, RepairId(*repair), *version).await,
+        Job::AgreementRevisit {
+            repair,
+            agreement,
+            attempt,
+            ..
+        } => {
+            super::repair::prepare_revisit(
+                st,
+                id,
+                RepairId(*repair),
+                crate::domain::ids::AgreementId(*agreement),
+                *attempt,
+            )
+            .await
+        }
+    }
+}
+
+/// Keeps what was delivered.
+pub async fn record(st: &AppState, record: &Record, message: &MessageRef) -> sqlx::Result<()> {
+    let now = st.clock.now();
+    match record {
+        Record::Nothing => Ok(()),
+        Record::CheckinPost {
+            couple,
+            person,
+            slot,
+            date,
+        } => checkins::mark_posted(&st.pool, *couple, *person, slot, *date, message, now).await,
+        Record::Reveal(id) => {
+            checkins::set_reveal_message(&st.pool, *id, message).await?;
+            tracing::info!(checkin_id = %id, "round revealed");
+            Ok(())
+        }
+        Record::Micro(id) => micro::set_message(&st.pool, *id, message).await,
+        Record::Recap { couple, week } => {
+            recap::mark_posted(&st.pool, *couple, *week, message, now).await?;
+            tracing::info!(couple_id = %couple, week = %week, "weekly recap posted");
+            Ok(())
+        }
+    }
+}

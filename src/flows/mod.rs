@@ -1,0 +1,206 @@
+//! The use cases, one module per journey. A use case takes who acts ([`Who`]), where
+//! ([`Here`]), on what, with a typed input; authorises once ([`access`]); asks `domain/` to
+//! decide; writes in one transaction; plans the follow-up jobs; and returns an [`Answer`]
+//! (cards to show) or a typed [`Refusal`]. Scheduled work is prepared here too ([`jobs`]):
+//! the scheduler claims a job, a flow says what to deliver, the scheduler delivers it through
+//! the transport port and the flow records what was delivered.
+//!
+//! Flows know no chat platform: they speak in `transport::Card`s and words from `content/`.
+
+pub mod access;
+pub mod checkin;
+pub mod jobs;
+pub mod micro;
+pub mod onboarding;
+pub mod plan;
+pub mod privacy;
+pub mod recap;
+pub mod repair;
+pub mod settings;
+pub mod view;
+
+use std::time::Duration;
+
+use crate::content::copy::{keys, Arg, Key};
+use crate::content::Library;
+use crate::domain::couple::Room;
+use crate::domain::ids::TransportKind;
+use crate::transport::{Card, Text, TextRequest};
+
+/// Who acts, as their transport identified them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    pub transport: TransportKind,
+    /// Their id on that transport.
+    pub handle: String,
+}
+
+/// Where they act: a room on a transport (`space` is the Discord server; `None` in a direct
+/// message, where Attune does not work).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Here {
+    pub transport: TransportKind,
+    pub room: String,
+    pub space: Option<String>,
+    /// False when the transport says the bot cannot post in this room.
+    pub can_post: bool,
+}
+
+/// How a flow answers the person who acted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A new message in the room, for both partners.
+    Public(Card),
+    /// A message only the person who acted sees.
+    Private(Card),
+    /// Replaces the message the person acted on (which they may be the only one to see).
+    Update(Card),
+    /// Asks for words (a modal on Discord).
+    AskText(TextRequest),
+}
+
+/// A post to make after answering (a notice in the room), with its idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub room: Room,
+    pub card: Card,
+    pub key: String,
+}
+
+/// Everything a use case hands back to the transport that called it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub reply: Reply,
+    /// Private messages that follow the reply (the moment a repair names, shown to its
+    /// writer only).
+    pub followups: Vec<Card>,
+    pub posts: Vec<Post>,
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Answer {
+        Answer {
+            reply,
+            followups: Vec::new(),
+            posts: Vec::new(),
+        }
+    }
+}
+
+impl Answer {
+    pub fn public(card: Card) -> Answer {
+        Reply::Public(card).into()
+    }
+
+    pub fn private(card: Card) -> Answer {
+        Reply::Private(card).into()
+    }
+
+    pub fn update(card: Card) -> Answer {
+        Reply::Update(card).into()
+    }
+}
+
+/// A refusal a person can act on: shown to them (privately), nothing changed. Each names
+/// the copy text it shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub key: Key,
+    pub args: Vec<(&'static str, Arg)>,
+}
+
+impl Refusal {
+    pub fn new(key: Key) -> Refusal {
+        Refusal {
+            key,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn with(key: Key, args: Vec<(&'static str, Arg)>) -> Refusal {
+        Refusal { key, args }
+    }
+
+    pub fn stale() -> Refusal {
+        Refusal::new(keys::common::STALE_BUTTON)
+    }
+
+    pub fn text(&self, lib: &Library) -> Text {
+        let args: Vec<(&str, Arg)> = self.args.iter().map(|(k, v)| (*k, v.clone())).collect();
+        lib.t(self.key, &args)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// Something the person should know or can fix.
+    #[error("refused ({})", .0.key.name)]
+    Refused(Refusal),
+    /// The database is away for the moment; the person is asked to try again.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// The work did not finish in the time the transport gives us to answer.
+    #[error("no answer within {0:?}")]
+    TooSlow(Duration),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl FlowError {
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        FlowError::Internal(e.into())
+    }
+
+    /// What the person sees.
+    pub fn text(&self, lib: &Library) -> Text {
+        match self {
+            FlowError::Refused(r) => r.text(lib),
+            FlowError::Unavailable(_) | FlowError::TooSlow(_) => {
+                lib.t(keys::common::TRY_AGAIN, &[])
+            }
+            FlowError::Internal(_) => lib.t(keys::common::SORRY, &[]),
+        }
+    }
+
+    /// Logs what the host needs (never user text: refusals may quote input).
+    pub fn log(&self, what: &str) {
+        match self {
+            FlowError::Refused(r) => {
+                tracing::debug!(what, refusal = r.key.name, "refused with a message")
+            }
+            FlowError::Unavailable(e) => tracing::warn!(what, error = %e, "database unavailable"),
+            FlowError::TooSlow(d) => tracing::warn!(what, after = ?d, "gave up to answer in time"),
+            FlowError::Internal(e) => {
+                tracing::error!(what, error = format!("{e:#}"), "internal error")
+            }
+        }
+    }
+}
+
+impl From<Refusal> for FlowError {
+    fn from(r: Refusal) -> Self {
+        FlowError::Refused(r)
+    }
+}
+
+impl From<sqlx::Error> for FlowError {
+    fn from(e: sqlx::Error) -> Self {
+        if crate::store::is_transient(&e) {
+            FlowError::Unavailable(e)
+        } else {
+            FlowError::Internal(e.into())
+        }
+    }
+}
+
+/// A refusal as an error, for `?`.
+pub fn refuse<T>(key: Key) -> Result<T, FlowError> {
+    Err(Refusal::new(key).into())
+}
+
+/// A refusal with placeholders, as an error.
+pub fn refuse_with<T>(key: Key, args: Vec<(&'static str, Arg)>) -> Result<T, FlowError> {
+    Err(Refusal::with(key, args).into())
+}
+
+pub type FlowResult<T = Answer> = Result<T, FlowError>;

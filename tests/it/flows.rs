@@ -1,0 +1,1 @@
+//! The flows without any chat platform, through a recording transport.

@@ -1,0 +1,16 @@
+//! The integration tests, one binary: every journey through the real serenity client and
+//! the Discord stand-in against real Postgres, the command line, faults and operations, the
+//! upgrade from the previous release, and the flows through a recording transport.
+
+mod checkins;
+mod cli;
+mod faults;
+mod flows;
+mod micro;
+mod onboarding;
+mod ops;
+mod privacy;
+mod recap;
+mod repair;
+mod support;
+mod upgrade;

@@ -1,0 +1,410 @@
+//! Privacy and data rights through the stand-in against real Postgres: encryption at rest
+//! and its keys, export, forget (proved by scanning every table), retention, and logs that
+//! never carry tokens or what people typed.
+
+use std::process::Command;
+
+use crate::support::*;
+use attune::crypto::Keyring;
+use attune::sandbox::fake::FakeMessage;
+use attune::sandbox::stage::{Stage, ALICE, BOB, CHANNEL};
+use serde_json::Value;
+
+async fn couple_in_berlin(stage: &Stage) {
+    couple_with_zones(stage, "Europe/Berlin", "Europe/Berlin").await;
+}
+
+fn post_for(stage: &Stage, user: u64) -> FakeMessage {
+    stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .rev()
+        .find(|m| {
+            m.content
+                .contains(&format!("<@{user}>, it's check-in time"))
+        })
+        .expect("a check-in post")
+}
+
+/// Answers a check-in privately with a note; `share` decides whether the note is revealed.
+async fn answer(stage: &Stage, user: u64, mood: &str, note: &str, share: bool) {
+    let post = post_for(stage, user);
+    let f = &stage.fake;
+    let card = f
+        .click_button(
+            user,
+            post.id,
+            &post.control(Act::Checkin(CheckinAction::Answer)).unwrap(),
+        )
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    let mood_id = card.control(Act::Checkin(CheckinAction::Mood)).unwrap();
+    f.select(user, card.id, &mood_id, vec![mood.into()])
+        .await
+        .unwrap();
+    let add = f
+        .message(card.id)
+        .unwrap()
+        .control(Act::Checkin(CheckinAction::Note))
+        .unwrap();
+    let modal = f
+        .click_button(user, card.id, &add)
+        .await
+        .unwrap()
+        .modal()
+        .cloned()
+        .unwrap();
+    f.submit_modal(user, &modal, vec![("note", note)])
+        .await
+        .unwrap();
+    if share {
+        let b = f
+            .message(card.id)
+            .unwrap()
+            .control(Act::Checkin(CheckinAction::ShareNote))
+            .unwrap();
+        f.click_button(user, card.id, &b).await.unwrap();
+    }
+    let done = f
+        .message(card.id)
+        .unwrap()
+        .control(Act::Checkin(CheckinAction::Submit))
+        .unwrap();
+    f.click_button(user, card.id, &done).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_are_sealed_at_rest_and_start_up_checks_the_key() {
+    let mut stage = stage_at(at("2026-11-25T05:00:00Z")).await;
+    couple_in_berlin(&stage).await;
+    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    answer(&stage, ALICE, "4", "SENTINEL-sealed-note", true).await;
+    let raw: String = sqlx::query_scalar("select note from checkin_answers")
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+    assert!(
+        raw.starts_with("enc:v1:") && !raw.contains("SENTINEL"),
+        "{raw}"
+    );
+
+    // A wrong key (same id, other bytes) or no key refuses to start, naming the key.
+    let good = stage.config.privacy.keys.clone();
+    let id = good.current_id().unwrap().to_string();
+    let other = Keyring::generate();
+    let wrong = format!("{id}:{}", other.split_once(':').unwrap().1);
+    stage.stop_bot().await;
+    stage.config.privacy.keys = Keyring::parse(Some(&wrong), &[]).unwrap();
+    let err = stage.start_bot().await.unwrap_err().to_string();
+    assert!(
+        err.contains("privacy.encryption_key") && err.contains("wrong key"),
+        "{err}"
+    );
+    stage.config.privacy.keys = Keyring::none();
+    let err = stage.start_bot().await.unwrap_err().to_string();
+    assert!(
+        err.contains("privacy.encryption_key") && err.contains("no key"),
+        "{err}"
+    );
+
+    // Rotation: a new key, with the old one listed while re-sealing; then the old key goes.
+    let new = Keyring::generate();
+    let rotating = Keyring::parse(Some(&new), &[key_text(&good)]).unwrap();
+    let changed = attune::store::privacy::rotate(stage.pool(), &rotating)
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    stage.config.privacy.keys = Keyring::parse(Some(&new), &[]).unwrap();
+    stage.start_bot().await.unwrap();
+    answer(&stage, BOB, "3", "bob's own words", false).await;
+    stage.settle().await.unwrap();
+    let reveal = stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .find(|m| m.text().contains("revealed"))
+        .unwrap();
+    assert!(
+        reveal.text().contains("SENTINEL-sealed-note"),
+        "the rotated note still reads: {}",
+        reveal.text()
+    );
+    finish(stage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_holds_my_data_and_nothing_private_of_my_partner() {
+    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
+    couple_in_berlin(&stage).await;
+    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    answer(&stage, ALICE, "4", "SENTINEL-alice-private", false).await;
+    // bob's answer is in progress, not revealed: it must not reach alice's export.
+    let post = post_for(&stage, BOB);
+    let card = stage
+        .fake
+        .click_button(
+            BOB,
+            post.id,
+            &post.control(Act::Checkin(CheckinAction::Answer)).unwrap(),
+        )
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    let add = card.control(Act::Checkin(CheckinAction::Note)).unwrap();
+    let modal = stage
+        .fake
+        .click_button(BOB, card.id, &add)
+        .await
+        .unwrap()
+        .modal()
+        .cloned()
+        .unwrap();
+    stage
+        .fake
+        .submit_modal(BOB, &modal, vec![("note", "SENTINEL-bob-private")])
+        .await
+        .unwrap();
+
+    let r = stage.cmd(ALICE, "attune export", vec![]).await.unwrap();
+    let m = r.message().cloned().unwrap();
+    assert_eq!(m.ephemeral_for, Some(ALICE), "the export is private");
+    let file = m
+        .attachments
+        .iter()
+        .find(|a| a.filename == "attune-export.json")
+        .expect("a JSON file");
+    let text = String::from_utf8(file.bytes.clone()).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["format"], "attune-export");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["settings"]["time_zone"], "Europe/Berlin");
+    assert_eq!(
+        doc["checkin_answers"][0]["note"], "SENTINEL-alice-private",
+        "decrypted for its writer"
+    );
+    assert_eq!(doc["checkin_answers"][0]["mood"], 4);
+    assert!(
+        !text.contains("SENTINEL-bob-private"),
+        "never the partner's private text"
+    );
+    assert!(
+        !text.contains(&BOB.to_string()),
+        "nothing of bob at all: {text}"
+    );
+    finish(stage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_removes_every_trace_and_tells_the_partner_kindly() {
+    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
+    couple_in_berlin(&stage).await;
+    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    answer(&stage, ALICE, "4", "SENTINEL-forget-note", true).await;
+    answer(&stage, BOB, "2", "bob keeps this", true).await;
+    stage.cmd(ALICE, "micro", vec![]).await.unwrap();
+    // A repair started by alice, with a private moment.
+    let modal = stage
+        .cmd(ALICE, "repair", vec![])
+        .await
+        .unwrap()
+        .modal()
+        .cloned()
+        .unwrap();
+    stage
+        .fake
+        .submit_modal(ALICE, &modal, vec![("text", "SENTINEL-forget-moment")])
+        .await
+        .unwrap();
+    stage.settle().await.unwrap();
+    // Her person id, to look for it everywhere afterwards along with her Discord id.
+    let alice_person: uuid::Uuid =
+        sqlx::query_scalar("select person_id from identities where external_id = $1")
+            .bind(ALICE.to_string())
+            .fetch_one(stage.pool())
+            .await
+            .unwrap();
+
+    let confirm = stage
+        .cmd(ALICE, "attune forget", vec![])
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    assert_eq!(confirm.ephemeral_for, Some(ALICE));
+    // "Keep my data" deletes nothing.
+    let before = snapshot(&stage).await;
+    stage
+        .fake
+        .click_button(
+            ALICE,
+            confirm.id,
+            &confirm.control(Act::Forget(ForgetAction::Cancel)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(snapshot(&stage).await, before);
+    let confirm = stage
+        .cmd(ALICE, "attune forget", vec![])
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    let done = stage
+        .fake
+        .click_button(
+            ALICE,
+            confirm.id,
+            &confirm.control(Act::Forget(ForgetAction::Confirm)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(done.text().contains("has been deleted"), "{}", done.text());
+    let notice = stage
+        .fake
+        .wait_for_message(CHANNEL, std::time::Duration::from_secs(3), |m| {
+            m.content.contains("chosen to remove their Attune data")
+        })
+        .await
+        .unwrap();
+    assert!(
+        notice.content.contains(&format!("<@{BOB}>"))
+            && !notice.content.contains(&ALICE.to_string())
+    );
+
+    // Scan every column of every table for alice's id or anything she typed.
+    let cols: Vec<(String, String)> = sqlx::query_as(
+        "select table_name::text, column_name::text from information_schema.columns
+         where table_schema = 'public' and table_name not like '_sqlx%'",
+    )
+    .fetch_all(stage.pool())
+    .await
+    .unwrap();
+    let alice = ALICE.to_string();
+    for (table, col) in &cols {
+        let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from \"{table}\" where \"{col}\"::text like '%' || $1 || '%'
+               or \"{col}\"::text like '%' || $2 || '%'
+               or \"{col}\"::text like '%SENTINEL-forget%'"
+        )))
+        .bind(&alice)
+        .bind(alice_person.to_string())
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+        assert_eq!(hits, 0, "{table}.{col} still holds alice's ids or text");
+    }
+    // Sealed text can't be scanned for sentinels, so count what alice wrote as well.
+    assert_eq!(count(&stage, "select count(*) from repair_texts").await, 0);
+    // bob's own answer is still his.
+    assert_eq!(
+        count(
+            &stage,
+            "select count(*) from checkin_answers where person_id = (select person_id from identities where external_id = '100000000000000002')"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &stage,
+            "select count(*) from couples where ended_at is null"
+        )
+        .await,
+        0
+    );
+    let r = stage.cmd(BOB, "attune status", vec![]).await.unwrap();
+    assert!(
+        r.text().contains("/attune setup"),
+        "the channel is free again"
+    );
+    finish(stage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_answers() {
+    let mut config = base_config();
+    config.privacy.retention_days = Some(30);
+    init_logging();
+    let stage = Stage::start(&config, at("2026-11-25T05:00:00Z"))
+        .await
+        .unwrap();
+    couple_in_berlin(&stage).await;
+    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    answer(&stage, ALICE, "4", "old words", false).await;
+    assert_eq!(
+        count(&stage, "select count(*) from checkin_answers").await,
+        1
+    );
+    stage.run_until(at("2026-12-20T07:00:00Z")).await.unwrap();
+    assert_eq!(
+        count(
+            &stage,
+            "select count(*) from checkin_answers where note is not null"
+        )
+        .await,
+        1,
+        "kept inside 30 days"
+    );
+    stage.run_until(at("2026-12-27T09:00:00Z")).await.unwrap();
+    assert_eq!(
+        count(
+            &stage,
+            "select count(*) from checkin_answers where note is not null"
+        )
+        .await,
+        0,
+        "gone after 30 days"
+    );
+    finish(stage).await;
+}
+
+#[test]
+fn logs_at_the_most_verbose_level_carry_no_tokens_or_typed_text() {
+    let out = Command::new(env!("CARGO_BIN_EXE_attune"))
+        .args([
+            "sandbox",
+            "--start",
+            "2026-11-23",
+            "--days",
+            "7",
+            "--log-level",
+            "trace",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        logs.contains("couple_id"),
+        "logs were produced at trace level"
+    );
+    // What the simulated partners typed does appear in the channel (shared notes) …
+    assert!(
+        transcript.contains("I could use a hug")
+            || transcript.contains("Grateful you made breakfast")
+    );
+    for secret in [
+        "sandbox-token",
+        "fake-itoken",
+        "Slept badly",
+        "Looking forward to our walk",
+        "I could use a hug",
+        "Grateful you made breakfast",
+        "SENTINEL",
+    ] {
+        assert!(!logs.contains(secret), "the logs contain {secret:?}");
+    }
+}

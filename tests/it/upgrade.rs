@@ -1,0 +1,1 @@
+//! Upgrading a database of the previous release in place.
