@@ -8,7 +8,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use super::access::{couple_here, partner_of, require_post};
-use super::jobs::{Plan, Record};
+use super::delivery::{Plan, Record};
 use super::view::{button, panel};
 use super::{refuse, refuse_with, Answer, FlowError, FlowResult, Here, Refusal, Reply, Who};
 use crate::content::copy::keys::{checkin as k, mood as km};

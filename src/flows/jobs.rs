@@ -2,65 +2,14 @@
 //! or why nothing), the scheduler delivers it through the transport port, and [`record`]
 //! keeps what was delivered so the same post is never made twice.
 
-use chrono::NaiveDate;
-
+pub use super::delivery::{Delivery, Plan, Record};
 use super::FlowError;
-use crate::domain::couple::Room;
-use crate::domain::ids::{CheckinId, CoupleId, JobId, MessageRef, MicroId, PersonId, RepairId};
+use crate::domain::ids::{CheckinId, CoupleId, JobId, MessageRef, RepairId};
 use crate::domain::jobs::Job;
 use crate::domain::recap::IsoWeek;
 use crate::state::AppState;
 use crate::store::{checkins, micro, recap};
-use crate::transport::{Card, Transports};
-
-/// What a flow wants done for a job.
-#[derive(Debug)]
-pub enum Plan {
-    /// Post this card to this room, with this idempotency key, then record it.
-    Deliver(Box<Delivery>),
-    /// Nothing to do (already posted, paused, answered …); the reason is kept on the row.
-    Skipped(&'static str),
-    /// Found too late to be useful; recorded, not posted.
-    Missed,
-}
-
-#[derive(Debug)]
-pub struct Delivery {
-    pub room: Room,
-    pub card: Card,
-    pub key: String,
-    pub record: Record,
-}
-
-impl Plan {
-    pub fn deliver(room: Room, card: Card, key: String, record: Record) -> Plan {
-        Plan::Deliver(Box::new(Delivery {
-            room,
-            card,
-            key,
-            record,
-        }))
-    }
-}
-
-/// Where a delivered message is written down.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    /// Nothing to keep (a reminder, a repair card): the key alone makes a retry land once.
-    Nothing,
-    CheckinPost {
-        couple: CoupleId,
-        person: PersonId,
-        slot: &'static str,
-        date: NaiveDate,
-    },
-    Reveal(CheckinId),
-    Micro(MicroId),
-    Recap {
-        couple: CoupleId,
-        week: IsoWeek,
-    },
-}
+use crate::transport::Transports;
 
 /// The plan for a claimed job. `missed` says it was found past its grace window.
 pub async fn prepare(

@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use sqlx::PgConnection;
 
 use super::access::{couple_here, partner_of};
-use super::jobs::{Plan, Record};
+use super::delivery::{Plan, Record};
 use super::view::button;
 use super::{refuse, refuse_with, Answer, FlowError, FlowResult, Here, Refusal, Who};
 use crate::content::copy::keys::micro as k;

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod checkin;
+pub mod delivery;
 pub mod jobs;
 pub mod micro;
 pub mod onboarding;

@@ -1,10 +1,10 @@
 //! Onboarding: inviting a partner into a room, answering the invitation, each person's time
 //! zone, how things stand (`status`), and unlinking (`leave`).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 use super::access::{couple_here, partner_of, require_post};
-use super::view::{button, panel};
+use super::view::{button, field, panel, upcoming_lines, weekday_long, weekday_short};
 use super::{refuse, refuse_with, Answer, FlowResult, Here, Post, Refusal, Who};
 use crate::content::copy::keys::{common as kc, onboarding as k};
 use crate::content::copy::Arg;
@@ -268,7 +268,7 @@ pub async fn set_zone(st: &AppState, who: &Who, input: &str) -> FlowResult {
             ("time", local.format("%H:%M").to_string().into()),
             (
                 "weekday",
-                super::settings::weekday_long(lib, chrono::Datelike::weekday(&local)).into(),
+                weekday_long(lib, chrono::Datelike::weekday(&local)).into(),
             ),
         ],
     ))))
@@ -298,10 +298,7 @@ pub async fn status(st: &AppState, who: &Who, here: &Here) -> FlowResult {
                             format!(
                                 "{}, {}",
                                 local.format("%H:%M"),
-                                super::settings::weekday_short(
-                                    lib,
-                                    chrono::Datelike::weekday(&local)
-                                )
+                                weekday_short(lib, chrono::Datelike::weekday(&local))
                             )
                             .into(),
                         ),
@@ -347,7 +344,7 @@ pub async fn status(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     ));
     p.fields.push(field(
         lib.t(k::FIELD_RHYTHM, &[]),
-        super::settings::shared_line(lib, &couple, &settings),
+        super::view::shared_line(lib, &couple, &settings),
     ));
     p.footer = Some(lib.t(
         k::STATUS_FOOTER,
@@ -357,48 +354,6 @@ pub async fn status(st: &AppState, who: &Who, here: &Here) -> FlowResult {
         )],
     ));
     Ok(Answer::private(Card::default().with_panel(p)))
-}
-
-pub(super) fn field(name: Text, value: Text) -> crate::transport::Field {
-    crate::transport::Field {
-        name,
-        value,
-        inline: false,
-    }
-}
-
-/// "alice · morning — Wed 08:00 (in 3 hours)", one line per upcoming check-in.
-pub(super) fn upcoming_lines(
-    lib: &Library,
-    couple: &crate::domain::couple::Couple,
-    upcoming: &[(crate::domain::ids::PersonId, String, DateTime<Utc>)],
-    max: usize,
-) -> Text {
-    if upcoming.is_empty() {
-        return lib.t(k::NO_CHECKINS_SCHEDULED, &[]);
-    }
-    let mut out = Text::new();
-    for (person, slot, at) in upcoming.iter().take(max) {
-        let Some(p) = couple.person_ref(*person) else {
-            continue;
-        };
-        let slot = match slot.as_str() {
-            "morning" => lib.s(k::SLOT_MORNING),
-            "evening" => lib.s(k::SLOT_EVENING),
-            "weekly" => lib.s(k::SLOT_WEEKLY),
-            other => other.to_string(),
-        };
-        out = out.line(lib.t(
-            k::UPCOMING_LINE,
-            &[
-                ("person", p.into()),
-                ("slot", slot.into()),
-                ("at", Arg::Instant(*at, TimeStyle::Full)),
-                ("in", Arg::Instant(*at, TimeStyle::Relative)),
-            ],
-        ));
-    }
-    out
 }
 
 /// `leave`: asks before unlinking.

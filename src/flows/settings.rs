@@ -4,18 +4,15 @@
 use chrono::{Duration, NaiveTime, Weekday};
 
 use super::access::couple_here;
-use super::onboarding::{field, upcoming_lines};
-use super::view::panel;
+use super::view::{describe_days, field, panel, shared_line, upcoming_lines};
 use super::{refuse, refuse_with, Answer, FlowResult, Here, Who};
 use crate::content::copy::keys::{common as kc, settings as k, time as kt};
 use crate::content::copy::Arg;
-use crate::content::Library;
-use crate::domain::couple::Couple;
-use crate::domain::schedule::{CoupleSettings, MicroFrequency};
+use crate::domain::schedule::MicroFrequency;
 use crate::domain::time::{parse_hhmm, Weekdays};
 use crate::state::AppState;
 use crate::store::{couples, jobs, schedules};
-use crate::transport::{Card, Text, TimeStyle};
+use crate::transport::{Card, TimeStyle};
 
 /// What `schedule` may change; every field is optional and parsed before anything is saved.
 #[derive(Debug, Clone, Default)]
@@ -199,103 +196,4 @@ pub async fn resume(st: &AppState, who: &Who, here: &Here) -> FlowResult {
         st.content.t(k::NOT_PAUSED, &[])
     };
     Ok(Answer::public(Card::text(text)))
-}
-
-pub fn weekday_long(lib: &Library, d: Weekday) -> String {
-    lib.s(match d {
-        Weekday::Mon => kt::MON,
-        Weekday::Tue => kt::TUE,
-        Weekday::Wed => kt::WED,
-        Weekday::Thu => kt::THU,
-        Weekday::Fri => kt::FRI,
-        Weekday::Sat => kt::SAT,
-        Weekday::Sun => kt::SUN,
-    })
-}
-
-pub fn weekday_short(lib: &Library, d: Weekday) -> String {
-    lib.s(match d {
-        Weekday::Mon => kt::MON_SHORT,
-        Weekday::Tue => kt::TUE_SHORT,
-        Weekday::Wed => kt::WED_SHORT,
-        Weekday::Thu => kt::THU_SHORT,
-        Weekday::Fri => kt::FRI_SHORT,
-        Weekday::Sat => kt::SAT_SHORT,
-        Weekday::Sun => kt::SUN_SHORT,
-    })
-}
-
-/// "every day", "weekdays", "weekends" or "Mon, Wed".
-pub fn describe_days(lib: &Library, days: Weekdays) -> String {
-    if days == Weekdays::ALL {
-        return lib.s(kt::EVERY_DAY);
-    }
-    if days == Weekdays(0b001_1111) {
-        return lib.s(kt::WEEKDAYS);
-    }
-    if days == Weekdays(0b110_0000) {
-        return lib.s(kt::WEEKENDS);
-    }
-    [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ]
-    .into_iter()
-    .filter(|d| days.contains(*d))
-    .map(|d| weekday_short(lib, d))
-    .collect::<Vec<_>>()
-    .join(", ")
-}
-
-/// "3 h" or "90 min".
-pub fn duration_words(lib: &Library, d: Duration) -> String {
-    let m = d.num_minutes();
-    if m % 60 == 0 {
-        lib.sf(kt::HOURS, &[("n", &(m / 60).to_string())])
-    } else {
-        lib.sf(kt::MINUTES, &[("n", &m.to_string())])
-    }
-}
-
-/// The couple's shared rhythm in two lines.
-pub fn shared_line(lib: &Library, couple: &Couple, s: &CoupleSettings) -> Text {
-    let reminder = match s.reminder {
-        None => lib.s(k::NO_REMINDER),
-        Some(d) => lib.sf(k::REMINDER_AFTER, &[("after", &duration_words(lib, d))]),
-    };
-    let quiet = match s.quiet {
-        None => lib.s(k::NO_QUIET),
-        Some((a, b)) => lib.sf(
-            k::QUIET,
-            &[
-                ("start", &a.format("%H:%M").to_string()),
-                ("end", &b.format("%H:%M").to_string()),
-            ],
-        ),
-    };
-    let micro = lib.s(match s.micro {
-        MicroFrequency::Off => k::MICRO_OFF,
-        MicroFrequency::Few => k::MICRO_FEW,
-        MicroFrequency::Daily => k::MICRO_DAILY,
-    });
-    let home = couple.home_partner().map(|p| p.person_ref());
-    let mut args: Vec<(&str, Arg)> = vec![
-        ("window", duration_words(lib, s.window).into()),
-        ("reminder", reminder.into()),
-        ("quiet", quiet.into()),
-        ("micro", micro.into()),
-        ("days", weekday_long(lib, s.recap_weekday).into()),
-        ("time", s.recap_time.format("%H:%M").to_string().into()),
-        ("zone", couple.home_zone().name().into()),
-    ];
-    match home {
-        Some(p) => args.push(("person", p.into())),
-        None => args.push(("person", lib.s(kc::YOUR_PARTNER).into())),
-    }
-    lib.t(k::RHYTHM, &args)
 }

@@ -6,9 +6,8 @@
 pub mod chart;
 
 use super::access::couple_here;
-use super::jobs::{Plan, Record};
-use super::onboarding::field;
-use super::view::panel;
+use super::delivery::{Plan, Record};
+use super::view::{field, panel};
 use super::{refuse, Answer, FlowError, FlowResult, Here, Who};
 use crate::content::copy::keys::{common as kc, recap as k};
 use crate::content::copy::Arg;

@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
 use super::access::{couple_here, partner_of, require_post};
-use super::jobs::{Plan, Record};
+use super::delivery::{Plan, Record};
 use super::view::tidy;
 use super::{refuse, refuse_with, Answer, FlowError, FlowResult, Here, Refusal, Reply, Who};
 use crate::config::RepairConfig;

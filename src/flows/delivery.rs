@@ -1,0 +1,58 @@
+//! What a flow hands the scheduler for a job: a [`Plan`] (deliver this card, or why not) and
+//! the [`Record`] that says where a delivered message is written down.
+
+use chrono::NaiveDate;
+
+use crate::domain::couple::Room;
+use crate::domain::ids::{CheckinId, CoupleId, MicroId, PersonId};
+use crate::domain::recap::IsoWeek;
+use crate::transport::Card;
+
+/// What a flow wants done for a job.
+#[derive(Debug)]
+pub enum Plan {
+    /// Post this card to this room, with this idempotency key, then record it.
+    Deliver(Box<Delivery>),
+    /// Nothing to do (already posted, paused, answered …); the reason is kept on the row.
+    Skipped(&'static str),
+    /// Found too late to be useful; recorded, not posted.
+    Missed,
+}
+
+#[derive(Debug)]
+pub struct Delivery {
+    pub room: Room,
+    pub card: Card,
+    pub key: String,
+    pub record: Record,
+}
+
+impl Plan {
+    pub fn deliver(room: Room, card: Card, key: String, record: Record) -> Plan {
+        Plan::Deliver(Box::new(Delivery {
+            room,
+            card,
+            key,
+            record,
+        }))
+    }
+}
+
+/// Where a delivered message is written down.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// Nothing to keep (a reminder, a repair card): the key alone makes a retry land once.
+    Nothing,
+    CheckinPost {
+        couple: CoupleId,
+        person: PersonId,
+        slot: &'static str,
+        date: NaiveDate,
+    },
+    Reveal(CheckinId),
+    Micro(MicroId),
+    Recap {
+        couple: CoupleId,
+        week: IsoWeek,
+    },
+}
