@@ -51,6 +51,7 @@ pub fn here(
         transport: TransportKind::Discord,
         room: channel.get().to_string(),
         space: guild.map(|g| g.get().to_string()),
+        direct: guild.is_none(),
         can_post: permissions.is_none_or(|p| p.contains(needed)),
     }
 }

@@ -15,7 +15,7 @@ pub async fn couple_here(
     who: &Who,
     here: &Here,
 ) -> FlowResult<(Couple, PersonRef)> {
-    if here.space.is_none() {
+    if here.direct {
         return refuse(k::DM_REFUSAL);
     }
     let Some(couple) = couples::live_in_room(ex, here.transport, &here.room).await? else {

@@ -36,13 +36,15 @@ pub struct Who {
     pub handle: String,
 }
 
-/// Where they act: a room on a transport (`space` is the Discord server; `None` in a direct
-/// message, where Attune does not work).
+/// Where they act: a room on a transport (`space` is what the room belongs to, such as a
+/// Discord server).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Here {
     pub transport: TransportKind,
     pub room: String,
     pub space: Option<String>,
+    /// A one-to-one conversation with the bot, where couples do not live.
+    pub direct: bool,
     /// False when the transport says the bot cannot post in this room.
     pub can_post: bool,
 }

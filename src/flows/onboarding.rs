@@ -29,7 +29,7 @@ pub struct Invitee {
 
 /// `setup partner:@them`: invites the partner to practise together in this room.
 pub async fn setup(st: &AppState, who: &Who, here: &Here, invitee: &Invitee) -> FlowResult {
-    if here.space.is_none() {
+    if here.direct {
         return refuse(kc::DM_REFUSAL);
     }
     require_post(here)?;

@@ -50,11 +50,19 @@ impl Stage {
         start: DateTime<Utc>,
         world: World,
     ) -> anyhow::Result<Stage> {
+        let (config, pool) = scratch_database(base).await?;
+        Self::start_on(config, pool, start, world).await
+    }
+
+    /// Like [`Stage::start`], on a database that already exists (`config.database.url`,
+    /// migrated by `pool`'s connect): an upgraded one, say. Teardown drops it.
+    pub async fn start_on(
+        mut config: Config,
+        pool: PgPool,
+        start: DateTime<Utc>,
+        world: World,
+    ) -> anyhow::Result<Stage> {
         let fake = FakeDiscord::start(world, FakeOptions::default()).await?;
-        let mut config = base.clone();
-        let mut url = base.database.url.clone();
-        url.set_path(&format!("attune_scratch_{}", uuid::Uuid::new_v4().simple()));
-        config.database.url = url;
         config.discord.token = Some("sandbox-token".to_string().into());
         config.discord.proxy_url = Some(Url::parse(&fake.http_url())?);
         // Global registration, as in production, so commands also reach DMs (which refuse kindly).
@@ -62,7 +70,6 @@ impl Stage {
         config.discord.application_id = Some(demo_ids::APPLICATION);
         // The stage drives time itself; poll often so scheduled posts follow the clock quickly.
         config.scheduler.poll_interval = Duration::from_millis(50);
-        let pool = store::connect(&config.database).await?;
         let mut stage = Stage {
             fake,
             clock: ManualClock::new(start),
@@ -215,6 +222,17 @@ impl Stage {
         names.insert(w.bot.id, w.bot.name.clone());
         names
     }
+}
+
+/// A fresh database next to `base.database.url`, migrated, with the configuration that
+/// points at it. The caller drops it with `store::drop_database` when done.
+pub async fn scratch_database(base: &Config) -> anyhow::Result<(Config, PgPool)> {
+    let mut config = base.clone();
+    let mut url = base.database.url.clone();
+    url.set_path(&format!("attune_scratch_{}", uuid::Uuid::new_v4().simple()));
+    config.database.url = url;
+    let pool = store::connect(&config.database).await?;
+    Ok((config, pool))
 }
 
 /// A couple written straight into the database, for tests and benchmarks with many couples:

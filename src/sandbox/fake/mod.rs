@@ -534,6 +534,36 @@ impl FakeDiscord {
         all
     }
 
+    /// Puts a message the bot posted before this fake started (an earlier run, restored from
+    /// its records) back in the channel, with its id and buttons, so people can press them.
+    pub fn seed_message(&self, channel: u64, id: u64, content: &str, components: Vec<Value>) {
+        let author = self.inner.world.world.bot.id;
+        let msg = FakeMessage {
+            id,
+            channel_id: channel,
+            author_id: author,
+            content: content.to_string(),
+            embeds: Vec::new(),
+            components,
+            attachments: Vec::new(),
+            ephemeral_for: None,
+            interaction_user: None,
+            nonce: None,
+            edited: false,
+            seq: 0,
+        };
+        self.state().insert_message(StoredMessage {
+            msg,
+            flags: 0,
+            kind: 0,
+            deleted: false,
+            loading: false,
+            edited_at: None,
+            interaction_id: None,
+            interaction_metadata: None,
+        });
+    }
+
     fn world_index(&self) -> &WorldIndex {
         &self.inner.world
     }
