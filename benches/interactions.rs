@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use attune::config::Config;
+use attune::domain::custom_id::{Act, CheckinAction, InviteAction};
+use attune::sandbox::controls::Controls;
 use attune::sandbox::fake::{FakeChannel, FakeGuild, FakeUser, World};
 use attune::sandbox::stage::Stage;
 use serde_json::json;
@@ -98,7 +100,9 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
         let invite = invite.message()?.clone();
-        let accept = invite.button_id("Accept").expect("Accept");
+        let accept = invite
+            .control(Act::Invite(InviteAction::Accept))
+            .expect("Accept");
         stage.fake.click_button(*b, invite.id, &accept).await?;
         for u in [a, b] {
             stage
@@ -126,7 +130,9 @@ async fn main() -> anyhow::Result<()> {
                         && m.content.contains(&format!("<@{u}>, it's check-in time"))
                 })
                 .expect("check-in post");
-            let open = post.button_id("Answer privately").expect("Answer button");
+            let open = post
+                .control(Act::Checkin(CheckinAction::Answer))
+                .expect("Answer button");
             let card = stage
                 .fake
                 .click_button(u, post.id, &open)
@@ -134,11 +140,8 @@ async fn main() -> anyhow::Result<()> {
                 .message()?
                 .clone();
             let select = card
-                .selects()
-                .into_iter()
-                .find(|s| s.placeholder.as_deref().unwrap_or("").contains("really"))
-                .expect("mood select")
-                .custom_id;
+                .control(Act::Checkin(CheckinAction::Mood))
+                .expect("mood select");
             targets.push((u, card.id, select));
         }
     }

@@ -91,23 +91,36 @@ impl World {
             who: who("@bob:attune.test"),
             is_bot: false,
         };
-        let invite = flows::onboarding::setup(&self.st, &who("@alice:attune.test"), &here(ROOM), &invitee)
-            .await
-            .unwrap();
+        let invite =
+            flows::onboarding::setup(&self.st, &who("@alice:attune.test"), &here(ROOM), &invitee)
+                .await
+                .unwrap();
         let c = card(&invite);
         assert_eq!(c.notify.len(), 1, "the invitation notifies bob only");
         assert_eq!(c.notify[0].handle, "@bob:attune.test");
-        let Some(CustomId::Invite(id, _)) = c.ids().into_iter().find(|i| matches!(i, CustomId::Invite(_, InviteAction::Accept))) else {
+        let Some(CustomId::Invite(id, _)) = c
+            .ids()
+            .into_iter()
+            .find(|i| matches!(i, CustomId::Invite(_, InviteAction::Accept)))
+        else {
             panic!("no Accept on the invitation");
         };
-        flows::onboarding::answer_invitation(&self.st, &who("@bob:attune.test"), &here(ROOM), id, InviteAction::Accept)
-            .await
-            .unwrap();
+        flows::onboarding::answer_invitation(
+            &self.st,
+            &who("@bob:attune.test"),
+            &here(ROOM),
+            id,
+            InviteAction::Accept,
+        )
+        .await
+        .unwrap();
     }
 
     async fn teardown(self) {
         self.st.pool.close().await;
-        store::drop_database(&self.config.database.url).await.unwrap();
+        store::drop_database(&self.config.database.url)
+            .await
+            .unwrap();
     }
 }
 
@@ -122,17 +135,30 @@ async fn onboarding_refuses_with_typed_reasons() {
     let err = flows::onboarding::setup(&w.st, &who("@alice:attune.test"), &here(ROOM), &bot)
         .await
         .unwrap_err();
-    assert!(matches!(err, FlowError::Refused(ref r) if r.key == keys::onboarding::SETUP_BOT_PARTNER), "{err:?}");
+    assert!(
+        matches!(err, FlowError::Refused(ref r) if r.key == keys::onboarding::SETUP_BOT_PARTNER),
+        "{err:?}"
+    );
     w.couple_up().await;
     // A stranger in the room, and a partner acting in another room.
     let err = flows::onboarding::status(&w.st, &who("@carol:attune.test"), &here(ROOM))
         .await
         .unwrap_err();
-    assert!(matches!(err, FlowError::Refused(ref r) if r.key == keys::common::NOT_YOUR_SPACE), "{err:?}");
-    let err = flows::onboarding::status(&w.st, &who("@alice:attune.test"), &here("!elsewhere:attune.test"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, FlowError::Refused(ref r) if r.key == keys::common::NO_COUPLE_HERE), "{err:?}");
+    assert!(
+        matches!(err, FlowError::Refused(ref r) if r.key == keys::common::NOT_YOUR_SPACE),
+        "{err:?}"
+    );
+    let err = flows::onboarding::status(
+        &w.st,
+        &who("@alice:attune.test"),
+        &here("!elsewhere:attune.test"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, FlowError::Refused(ref r) if r.key == keys::common::NO_COUPLE_HERE),
+        "{err:?}"
+    );
     // The couple's status names both partners by their Matrix ids.
     let status = flows::onboarding::status(&w.st, &who("@alice:attune.test"), &here(ROOM))
         .await
@@ -150,7 +176,10 @@ async fn onboarding_refuses_with_typed_reasons() {
             _ => String::new(),
         })
         .collect();
-    assert!(fields.contains("@alice:attune.test") && fields.contains("@bob:attune.test"), "{text} {fields}");
+    assert!(
+        fields.contains("@alice:attune.test") && fields.contains("@bob:attune.test"),
+        "{text} {fields}"
+    );
     w.teardown().await;
 }
 
@@ -166,7 +195,9 @@ async fn a_scheduled_checkin_is_delivered_once_and_revealed_through_the_port() {
     let settle = || async {
         for _ in 0..600 {
             w.st.wake.notify_one();
-            let n = store::jobs::outstanding(&w.st.pool, w.clock.now()).await.unwrap();
+            let n = store::jobs::outstanding(&w.st.pool, w.clock.now())
+                .await
+                .unwrap();
             if n == 0 {
                 return;
             }
@@ -180,7 +211,12 @@ async fn a_scheduled_checkin_is_delivered_once_and_revealed_through_the_port() {
     let posts = recording.posts();
     let post = posts
         .iter()
-        .find(|p| p.card.ids().iter().any(|i| matches!(i, CustomId::Checkin(_, CheckinAction::Answer))))
+        .find(|p| {
+            p.card
+                .ids()
+                .iter()
+                .any(|i| matches!(i, CustomId::Checkin(_, CheckinAction::Answer)))
+        })
         .expect("a check-in post");
     assert_eq!(post.room, ROOM);
     assert_eq!(post.to, None, "a post in the couple's room");
@@ -199,18 +235,40 @@ async fn a_scheduled_checkin_is_delivered_once_and_revealed_through_the_port() {
         ("@bob:attune.test", "2", "bob shared words", true),
     ] {
         let (me, room) = (who(handle), here(ROOM));
-        flows::checkin::press(&w.st, &me, &room, round, CheckinAction::Mood, &[mood.into()]).await.unwrap();
-        flows::checkin::note(&w.st, &me, &room, round, note).await.unwrap();
+        flows::checkin::press(
+            &w.st,
+            &me,
+            &room,
+            round,
+            CheckinAction::Mood,
+            &[mood.into()],
+        )
+        .await
+        .unwrap();
+        flows::checkin::note(&w.st, &me, &room, round, note)
+            .await
+            .unwrap();
         if share {
-            flows::checkin::press(&w.st, &me, &room, round, CheckinAction::ShareNote, &[]).await.unwrap();
+            flows::checkin::press(&w.st, &me, &room, round, CheckinAction::ShareNote, &[])
+                .await
+                .unwrap();
         }
-        let done = flows::checkin::press(&w.st, &me, &room, round, CheckinAction::Submit, &[]).await.unwrap();
+        let done = flows::checkin::press(&w.st, &me, &room, round, CheckinAction::Submit, &[])
+            .await
+            .unwrap();
         assert!(matches!(done.reply, Reply::Update(_)));
     }
     // A stranger's press on the card is refused and changes nothing.
-    let err = flows::checkin::press(&w.st, &who("@carol:attune.test"), &here(ROOM), round, CheckinAction::Mood, &["1".into()])
-        .await
-        .unwrap_err();
+    let err = flows::checkin::press(
+        &w.st,
+        &who("@carol:attune.test"),
+        &here(ROOM),
+        round,
+        CheckinAction::Mood,
+        &["1".into()],
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, FlowError::Refused(_)));
     settle().await;
     let reveals: Vec<_> = recording
@@ -221,7 +279,10 @@ async fn a_scheduled_checkin_is_delivered_once_and_revealed_through_the_port() {
     assert_eq!(reveals.len(), 1, "revealed exactly once");
     let text = plain(&reveals[0].card);
     assert!(text.contains("bob shared words"), "{text}");
-    assert!(!text.contains("alice private words"), "a private note never reaches the room: {text}");
+    assert!(
+        !text.contains("alice private words"),
+        "a private note never reaches the room: {text}"
+    );
     // A day later: tomorrow's posts, and every key the transport saw was used once.
     w.clock.set(w.clock.now() + Duration::days(1));
     settle().await;

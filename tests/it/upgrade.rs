@@ -27,11 +27,21 @@ const OPEN_REPAIR: &str = "915d18b9-7a79-4fe9-8688-0988af0ed19b";
 /// The public messages 0.1 left in the channel, with their buttons: message id → rows.
 fn old_messages() -> BTreeMap<u64, Vec<(String, String)>> {
     let mut out: BTreeMap<u64, Vec<(String, String)>> = BTreeMap::new();
-    for line in BUTTONS.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in BUTTONS
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (id, rest) = line.split_once(' ').unwrap();
         let label = rest.split('"').nth(1).unwrap().to_string();
-        let custom = rest.split("Some(\"").nth(1).unwrap().trim_end_matches("\")").to_string();
-        out.entry(id.parse().unwrap()).or_default().push((label, custom));
+        let custom = rest
+            .split("Some(\"")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches("\")")
+            .to_string();
+        out.entry(id.parse().unwrap())
+            .or_default()
+            .push((label, custom));
     }
     out
 }
@@ -54,7 +64,9 @@ fn old_button(old: &BTreeMap<u64, Vec<(String, String)>>, row: &str, act: Act) -
         .find_map(|(id, buttons)| {
             buttons
                 .iter()
-                .find(|(_, c)| c.contains(row) && c.parse::<CustomId>().is_ok_and(|x| x.act() == act))
+                .find(|(_, c)| {
+                    c.contains(row) && c.parse::<CustomId>().is_ok_and(|x| x.act() == act)
+                })
                 .map(|(_, c)| (*id, c.clone()))
         })
         .unwrap_or_else(|| panic!("no old button {act:?} for {row}"))
@@ -69,21 +81,35 @@ async fn upgraded_stage() -> Stage {
     config.database.url = url;
     store::ensure_database(&config.database.url).await.unwrap();
     // Restore what 0.1 wrote, exactly (its own migration records included).
-    let mut conn = sqlx::PgConnection::connect(config.database.url.as_str()).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(FIXTURE)).execute(&mut conn).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(config.database.url.as_str())
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(FIXTURE))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.unwrap();
     // Today's start-up applies the new migrations to it.
-    let pool = store::connect(&config.database).await.expect("the 0.1 database upgrades");
+    let pool = store::connect(&config.database)
+        .await
+        .expect("the 0.1 database upgrades");
     let applied: Vec<i64> = sqlx::query_scalar("select version from _sqlx_migrations order by 1")
         .fetch_all(&pool)
         .await
         .unwrap();
     assert_eq!(applied.last(), Some(&6), "{applied:?}");
-    let stage = Stage::start_on(config, pool, at("2026-11-25T11:00:00Z"), World::couple_demo())
-        .await
-        .expect("the bot starts on the upgraded database (and its sealed texts open)");
+    let stage = Stage::start_on(
+        config,
+        pool,
+        at("2026-11-25T11:00:00Z"),
+        World::couple_demo(),
+    )
+    .await
+    .expect("the bot starts on the upgraded database (and its sealed texts open)");
     for (id, buttons) in old_messages() {
-        stage.fake.seed_message(CHANNEL, id, "(a post of release 0.1)", rows(&buttons));
+        stage
+            .fake
+            .seed_message(CHANNEL, id, "(a post of release 0.1)", rows(&buttons));
     }
     stage
 }
@@ -95,17 +121,37 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working() {
     let f = &stage.fake;
 
     // The couple is still linked, with both partners and their zones.
-    let status = stage.cmd(ALICE, "attune status", vec![]).await.unwrap().text();
-    assert!(status.contains(&format!("<@{ALICE}>")) && status.contains(&format!("<@{BOB}>")), "{status}");
-    assert!(status.contains("Europe/Berlin") && status.contains("America/New_York"), "{status}");
+    let status = stage
+        .cmd(ALICE, "attune status", vec![])
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        status.contains(&format!("<@{ALICE}>")) && status.contains(&format!("<@{BOB}>")),
+        "{status}"
+    );
+    assert!(
+        status.contains("Europe/Berlin") && status.contains("America/New_York"),
+        "{status}"
+    );
 
     // The pending reveal: bob answers through the old post's button, and the round that
     // waited for him since 0.1 is revealed once, with alice's private note kept private.
     let (msg, answer) = old_button(&old, PENDING_ROUND, Act::Checkin(CheckinAction::Answer));
-    let card = f.click_button(BOB, msg, &answer).await.unwrap().message().cloned().unwrap();
+    let card = f
+        .click_button(BOB, msg, &answer)
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
     assert_eq!(card.ephemeral_for, Some(BOB), "{}", card.text());
-    let mood = card.control(Act::Checkin(CheckinAction::Mood)).expect("the answer card");
-    f.select(BOB, card.id, &mood, vec!["3".into()]).await.unwrap();
+    let mood = card
+        .control(Act::Checkin(CheckinAction::Mood))
+        .expect("the answer card");
+    f.select(BOB, card.id, &mood, vec!["3".into()])
+        .await
+        .unwrap();
     let done = card.control(Act::Checkin(CheckinAction::Submit)).unwrap();
     f.click_button(BOB, card.id, &done).await.unwrap();
     stage.settle().await.unwrap();
@@ -117,25 +163,56 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working() {
     assert_eq!(reveals.len(), 1, "one reveal");
     let t = reveals[0].text();
     assert!(t.contains("🌥️ Low"), "alice's answer from 0.1: {t}");
-    assert!(!t.contains("looks-like-ours"), "her private note stays private: {t}");
+    assert!(
+        !t.contains("looks-like-ours"),
+        "her private note stays private: {t}"
+    );
 
     // The open repair: bob's sealed draft comes back into his writing box, and the flow
     // goes on from "own it".
     let (msg, write) = old_button(&old, OPEN_REPAIR, Act::Repair(RepairAction::WriteOwn));
-    let modal = f.click_button(BOB, msg, &write).await.unwrap().modal().cloned().unwrap();
-    let draft = modal.input("text").and_then(|i| i.value.clone()).unwrap_or_default();
-    assert!(draft.contains("fixture-draft"), "the 0.1 draft, decrypted: {draft:?}");
+    let modal = f
+        .click_button(BOB, msg, &write)
+        .await
+        .unwrap()
+        .modal()
+        .cloned()
+        .unwrap();
+    let draft = modal
+        .input("text")
+        .and_then(|i| i.value.clone())
+        .unwrap_or_default();
+    assert!(
+        draft.contains("fixture-draft"),
+        "the 0.1 draft, decrypted: {draft:?}"
+    );
     let preview = f
-        .submit_modal(BOB, &modal, vec![("text", "I didn't call back when I said I would.")])
+        .submit_modal(
+            BOB,
+            &modal,
+            vec![("text", "I didn't call back when I said I would.")],
+        )
         .await
         .unwrap()
         .message()
         .cloned()
         .unwrap();
-    let share = preview.control(Act::Repair(RepairAction::ShareOwn)).unwrap();
-    let felt = f.click_button(BOB, preview.id, &share).await.unwrap().new_message().cloned().unwrap();
+    let share = preview
+        .control(Act::Repair(RepairAction::ShareOwn))
+        .unwrap();
+    let felt = f
+        .click_button(BOB, preview.id, &share)
+        .await
+        .unwrap()
+        .new_message()
+        .cloned()
+        .unwrap();
     assert!(felt.text().contains("Step 3 of 6"), "{}", felt.text());
-    assert!(felt.text().contains(&format!("<@{ALICE}>")), "{}", felt.text());
+    assert!(
+        felt.text().contains(&format!("<@{ALICE}>")),
+        "{}",
+        felt.text()
+    );
 
     // The agreement made under 0.1 is revisited on time, its sealed text readable.
     stage.run_until(at("2026-11-27T17:05:00Z")).await.unwrap();
@@ -144,8 +221,14 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working() {
         .into_iter()
         .rfind(|m| m.control(Act::Repair(RepairAction::RevisitWell)).is_some())
         .expect("the revisit");
-    assert!(revisit.text().contains("we say so first"), "{}", revisit.text());
-    let well = revisit.control(Act::Repair(RepairAction::RevisitWell)).unwrap();
+    assert!(
+        revisit.text().contains("we say so first"),
+        "{}",
+        revisit.text()
+    );
+    let well = revisit
+        .control(Act::Repair(RepairAction::RevisitWell))
+        .unwrap();
     let r = f.click_button(ALICE, revisit.id, &well).await.unwrap();
     assert!(r.is_ephemeral(), "{}", r.text());
 
@@ -153,7 +236,9 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working() {
     let posts: Vec<_> = f
         .messages(CHANNEL)
         .into_iter()
-        .filter(|m| m.control(Act::Checkin(CheckinAction::Answer)).is_some() && !m.embeds.is_empty())
+        .filter(|m| {
+            m.control(Act::Checkin(CheckinAction::Answer)).is_some() && !m.embeds.is_empty()
+        })
         .filter(|m| m.content.contains(&format!("<@{ALICE}>")))
         .collect();
     assert_eq!(posts.len(), 2, "26 and 27 November");
@@ -161,9 +246,19 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working() {
     // Her notes sealed by 0.1 still open for her, exactly as typed.
     let export = stage.cmd(ALICE, "attune export", vec![]).await.unwrap();
     let m = export.message().cloned().unwrap();
-    let file = m.attachments.iter().find(|a| a.filename == "attune-export.json").unwrap();
+    let file = m
+        .attachments
+        .iter()
+        .find(|a| a.filename == "attune-export.json")
+        .unwrap();
     let text = String::from_utf8(file.bytes.clone()).unwrap();
-    assert!(text.contains("enc:v1:fixture:looks-like-ours but typed by alice"), "{text}");
-    assert!(text.contains("Looking forward to our walk tonight."), "{text}");
+    assert!(
+        text.contains("enc:v1:fixture:looks-like-ours but typed by alice"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Looking forward to our walk tonight."),
+        "{text}"
+    );
     finish(stage).await;
 }
