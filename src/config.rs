@@ -1,9 +1,11 @@
 //! The one typed configuration: built-in defaults < the TOML file < `DATABASE_URL` <
 //! `ATTUNE_SECTION__KEY` environment variables.
 //!
-//! Loading happens in two steps so that every later piece of code receives values that are
-//! already known to be good: serde reads a loose [`RawConfig`] (unknown keys refused), then
-//! [`Config::from_raw`] parses it into typed values, naming the key on every error.
+//! Every key is declared once, in the structs below: its type and default (serde), its range
+//! (`garde`), whether it is a secret ([`Secret`], printed as `REDACTED` by `check-config`,
+//! which serialises the effective configuration). Durations are human-readable (`"90s"`,
+//! `"2h"`, `"3 days"`); a plain number still works and counts in the unit of the key's old
+//! name (`lease_secs = 60`), so older config files keep working.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,8 +13,8 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use garde::Validate;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 /// Environment variables that start with `ATTUNE_` but are not configuration keys.
@@ -55,116 +57,107 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    #[serde(default)]
-    pub discord: RawDiscord,
-    #[serde(default)]
-    pub database: RawDatabase,
-    #[serde(default)]
-    pub log: RawLog,
-    #[serde(default)]
-    pub scheduler: RawScheduler,
-    #[serde(default)]
-    pub content: RawContent,
-    #[serde(default)]
-    pub privacy: RawPrivacy,
-    #[serde(default)]
-    pub repair: RawRepair,
-    #[serde(default)]
-    pub ops: RawOps,
+/// A secret: usable in code, `REDACTED` when the configuration is printed, never in `Debug`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(secrecy::SecretString);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        secrecy::ExposeSecret::expose_secret(&self.0)
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOps {
-    pub listen: Option<String>,
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s.into())
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRepair {
-    pub expire_hours: Option<i64>,
-    pub reminder_hours: Option<i64>,
-    pub revisit_days: Option<i64>,
-    pub max_reflect_loops: Option<i64>,
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("REDACTED")
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPrivacy {
-    pub encryption_key: Option<SecretString>,
-    #[serde(default)]
-    pub old_keys: Vec<SecretString>,
-    pub retention_days: Option<u32>,
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("REDACTED")
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawContent {
-    pub dir: Option<String>,
+/// Durations: a human-readable string, or a number in the key's legacy unit.
+mod dur {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+
+    fn parse<'de, D: Deserializer<'de>>(d: D, unit: Duration) -> Result<Duration, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(unit * u32::try_from(n).map_err(serde::de::Error::custom)?),
+            Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{t}` is not a duration like \"90s\" or \"2h\" ({e})"
+                ))
+            }),
+        }
+    }
+
+    pub fn ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        parse(d, Duration::from_millis(1))
+    }
+
+    pub fn secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        parse(d, Duration::from_secs(1))
+    }
+
+    pub fn minutes<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        parse(d, Duration::from_secs(60))
+    }
+
+    pub fn hours<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        parse(d, Duration::from_secs(3600))
+    }
+
+    pub fn days<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        parse(d, Duration::from_secs(86_400))
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDiscord {
-    pub token: Option<SecretString>,
-    pub application_id: Option<u64>,
-    pub proxy_url: Option<String>,
-    pub dev_guild_id: Option<u64>,
-    pub request_timeout_secs: Option<u64>,
-    pub shards: Option<String>,
+fn between(min: Duration, max: Duration) -> impl Fn(&Duration, &()) -> garde::Result {
+    move |v, _| {
+        if *v < min || *v > max {
+            Err(garde::Error::new(format!(
+                "must be between {} and {}",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            )))
+        } else {
+            Ok(())
+        }
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDatabase {
-    pub url: Option<String>,
-    pub max_connections: Option<u32>,
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLog {
-    pub format: Option<String>,
-    pub level: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawScheduler {
-    pub enabled: Option<bool>,
-    pub poll_interval_ms: Option<u64>,
-    pub grace_minutes: Option<i64>,
-    pub lease_secs: Option<i64>,
-    pub batch_size: Option<i64>,
-    pub seed: Option<u64>,
-    pub max_posts_per_second: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Pretty,
     Json,
 }
 
-#[derive(Debug, Clone)]
-pub struct DiscordConfig {
-    /// Needed by `attune run`; `attune sandbox` brings its own.
-    pub token: Option<SecretString>,
-    pub application_id: Option<u64>,
-    pub proxy_url: Option<Url>,
-    pub dev_guild_id: Option<u64>,
-    pub request_timeout: Duration,
-    /// Which gateway shards this process runs.
-    pub shards: Shards,
-}
-
 /// Which gateway shards one process runs (`discord.shards`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Shards {
-    /// serenity's `start()`: one shard carrying every guild.
+    /// One connection carrying every guild.
     #[default]
     All,
     /// Shards `first..=last` of `total`; other processes run the rest.
@@ -224,87 +217,345 @@ impl fmt::Display for Shards {
     }
 }
 
-/// The operations HTTP port (`[ops]`).
-#[derive(Debug, Clone, Default)]
-pub struct OpsConfig {
-    /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` turns the port off.
-    pub listen: Option<std::net::SocketAddr>,
+impl<'de> Deserialize<'de> for Shards {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Shards::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
-#[derive(Debug, Clone)]
+impl Serialize for Shards {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn http_url(u: &Option<Url>, _: &()) -> garde::Result {
+    match u {
+        Some(u) if !matches!(u.scheme(), "http" | "https") => Err(garde::Error::new(format!(
+            "scheme `{}` is not http or https",
+            u.scheme()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn not_empty(t: &Option<Secret>, _: &()) -> garde::Result {
+    match t {
+        Some(t) if t.expose().trim().is_empty() => Err(garde::Error::new("is empty")),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// Needed by `attune run`; `attune sandbox` brings its own.
+    #[garde(custom(not_empty))]
+    pub token: Option<Secret>,
+    #[garde(skip)]
+    pub application_id: Option<u64>,
+    #[garde(custom(http_url))]
+    pub proxy_url: Option<Url>,
+    #[garde(skip)]
+    pub dev_guild_id: Option<u64>,
+    #[serde(
+        alias = "request_timeout_secs",
+        deserialize_with = "dur::secs",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(between(Duration::from_secs(1), Duration::from_secs(120))))]
+    pub request_timeout: Duration,
+    /// Which gateway shards this process runs.
+    #[garde(skip)]
+    pub shards: Shards,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            token: None,
+            application_id: None,
+            proxy_url: None,
+            dev_guild_id: None,
+            request_timeout: Duration::from_secs(10),
+            shards: Shards::All,
+        }
+    }
+}
+
+fn postgres_url(u: &Url, _: &()) -> garde::Result {
+    if matches!(u.scheme(), "postgres" | "postgresql") {
+        Ok(())
+    } else {
+        Err(garde::Error::new(format!(
+            "scheme `{}` is not postgres://",
+            u.scheme()
+        )))
+    }
+}
+
+#[derive(Clone, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
+    #[garde(custom(postgres_url))]
     pub url: Url,
+    #[garde(range(min = 1, max = 1000))]
     pub max_connections: u32,
 }
 
-#[derive(Debug, Clone)]
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: Url::parse(DEFAULT_DATABASE_URL).expect("a valid default"),
+            max_connections: 10,
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &crate::store::display_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl Serialize for DatabaseConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("DatabaseConfig", 2)?;
+        // The password, if any, never leaves the process.
+        st.serialize_field("url", &crate::store::display_url(&self.url))?;
+        st.serialize_field("max_connections", &self.max_connections)?;
+        st.end()
+    }
+}
+
+fn log_filter(level: &String, _: &()) -> garde::Result {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(level)
+        .map(|_| ())
+        .map_err(|e| garde::Error::new(format!("`{level}` is not a log filter ({e})")))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
+    #[garde(skip)]
     pub format: LogFormat,
+    #[garde(custom(log_filter))]
     pub level: String,
 }
 
-#[derive(Debug, Clone)]
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
 pub struct SchedulerConfig {
+    #[garde(skip)]
     pub enabled: bool,
+    #[serde(
+        alias = "poll_interval_ms",
+        deserialize_with = "dur::ms",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(between(Duration::from_millis(10), Duration::from_secs(60))))]
     pub poll_interval: Duration,
     /// A job found late by more than this is recorded as missed instead of posted.
-    pub grace: chrono::Duration,
-    pub lease: chrono::Duration,
+    #[serde(
+        alias = "grace_minutes",
+        deserialize_with = "dur::minutes",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(between(Duration::ZERO, Duration::from_secs(7 * 86_400))))]
+    pub grace: Duration,
+    /// How long a claimed job is held before another process may take it over.
+    #[serde(
+        alias = "lease_secs",
+        deserialize_with = "dur::secs",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(between(Duration::from_secs(5), Duration::from_secs(3600))))]
+    pub lease: Duration,
+    #[garde(range(min = 1, max = 1000))]
     pub batch_size: i64,
-    /// Seeds every random choice (micro-prompt days, moments and shuffles); without one
-    /// a random seed is drawn at start-up.
+    /// Seeds every random choice (micro-prompt days, moments and shuffles); without one a
+    /// random seed is drawn at start-up.
+    #[garde(skip)]
     pub seed: u64,
     /// Scheduled posts per second at most (0: no pacing, e.g. behind a rate-limit proxy).
+    #[garde(range(max = 50))]
     pub max_posts_per_second: u32,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct PrivacyConfig {
-    /// Seals free text at rest; `None` stores it as written (start-up warns).
-    pub keys: crate::crypto::Keyring,
-    /// Raw answers and texts older than this are deleted; `None` keeps them.
-    pub retention_days: Option<u32>,
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            enabled: true,
+            poll_interval: Duration::from_secs(1),
+            grace: Duration::from_secs(2 * 3600),
+            lease: Duration::from_secs(60),
+            batch_size: 50,
+            // Below 2^63, so it prints as a TOML integer.
+            seed: rand::random::<u64>() >> 1,
+            max_posts_per_second: 40,
+        }
+    }
 }
 
-#[derive(Debug, Clone, Default)]
+impl SchedulerConfig {
+    pub fn grace(&self) -> chrono::Duration {
+        chrono(self.grace)
+    }
+
+    pub fn lease(&self) -> chrono::Duration {
+        chrono(self.lease)
+    }
+}
+
+fn is_dir(d: &Option<PathBuf>, _: &()) -> garde::Result {
+    match d {
+        Some(d) if !d.is_dir() => Err(garde::Error::new(format!(
+            "{} is not a folder",
+            d.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
 pub struct ContentConfig {
     /// A folder of prompt files replacing the built-in library; `None` uses the built-in one.
+    #[garde(custom(is_dir))]
     pub dir: Option<PathBuf>,
 }
 
 /// The guided repair flow's timings and limits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
 pub struct RepairConfig {
     /// An open repair with no activity for this long closes with a kind note.
-    pub expire_after: chrono::Duration,
+    #[serde(
+        alias = "expire_hours",
+        deserialize_with = "dur::hours",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(between(Duration::from_secs(3600), Duration::from_secs(30 * 86_400))))]
+    pub expire_after: Duration,
     /// One gentle nudge after this much quiet (always before the expiry).
-    pub remind_after: chrono::Duration,
+    #[serde(
+        alias = "reminder_hours",
+        deserialize_with = "dur::hours",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(before_expiry(&self.expire_after)))]
+    pub remind_after: Duration,
     /// How long after an agreement the bot asks how it is going.
-    pub revisit_after: chrono::Duration,
+    #[serde(
+        alias = "revisit_days",
+        deserialize_with = "dur::days",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(between(Duration::from_secs(86_400), Duration::from_secs(60 * 86_400))))]
+    pub revisit_after: Duration,
     /// Reflections allowed in the "not quite" loop before offering to go on.
+    #[garde(range(min = 1, max = 10))]
     pub max_reflect_loops: u8,
+}
+
+fn before_expiry(expire: &Duration) -> impl Fn(&Duration, &()) -> garde::Result + '_ {
+    move |v, _| {
+        if *v < Duration::from_secs(3600) || *v >= *expire {
+            Err(garde::Error::new(format!(
+                "must be at least 1h and below repair.expire_after ({})",
+                humantime::format_duration(*expire)
+            )))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Default for RepairConfig {
     fn default() -> Self {
         RepairConfig {
-            expire_after: chrono::Duration::hours(48),
-            remind_after: chrono::Duration::hours(12),
-            revisit_after: chrono::Duration::days(3),
+            expire_after: Duration::from_secs(48 * 3600),
+            remind_after: Duration::from_secs(12 * 3600),
+            revisit_after: Duration::from_secs(3 * 86_400),
             max_reflect_loops: 3,
         }
     }
 }
 
-#[derive(Debug, Clone)]
+impl RepairConfig {
+    pub fn expire_after(&self) -> chrono::Duration {
+        chrono(self.expire_after)
+    }
+
+    pub fn remind_after(&self) -> chrono::Duration {
+        chrono(self.remind_after)
+    }
+
+    pub fn revisit_after(&self) -> chrono::Duration {
+        chrono(self.revisit_after)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Seals free text at rest; unset stores it as written (start-up warns).
+    #[garde(skip)]
+    pub encryption_key: Option<Secret>,
+    /// Previous keys, still accepted for reading during a rotation.
+    #[garde(skip)]
+    pub old_keys: Vec<Secret>,
+    /// Raw answers and texts older than this many days are deleted; unset keeps them.
+    #[garde(inner(range(min = 1)))]
+    pub retention_days: Option<u32>,
+    /// The keys above, parsed.
+    #[serde(skip)]
+    #[garde(skip)]
+    pub keys: crate::crypto::Keyring,
+}
+
+/// The operations HTTP port (`[ops]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsConfig {
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; unset turns the port off.
+    #[garde(skip)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
 pub struct Config {
+    #[garde(dive)]
     pub discord: DiscordConfig,
+    #[garde(dive)]
     pub database: DatabaseConfig,
+    #[garde(dive)]
     pub log: LogConfig,
+    #[garde(dive)]
     pub scheduler: SchedulerConfig,
+    #[garde(dive)]
     pub content: ContentConfig,
+    #[garde(dive)]
     pub repair: RepairConfig,
+    #[garde(dive)]
     pub privacy: PrivacyConfig,
+    #[garde(dive)]
     pub ops: OpsConfig,
 }
 
@@ -338,6 +589,11 @@ impl Config {
         Self::from_figment(Figment::new())
     }
 
+    /// A TOML text alone (no environment), for tests of the rules.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigErrors> {
+        Self::extract(Figment::new().merge(Toml::string(text)), Vec::new())
+    }
+
     fn from_figment(figment: Figment) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
         for (key, _) in std::env::vars() {
@@ -361,256 +617,51 @@ impl Config {
                     .filter(|k| k.as_str().contains("__"))
                     .split("__"),
             );
-        match figment.extract::<RawConfig>() {
-            Ok(raw) => match Config::from_raw(raw) {
-                Ok(c) if errors.is_empty() => Ok(c),
-                Ok(_) => Err(ConfigErrors(errors)),
-                Err(mut more) => {
-                    errors.append(&mut more.0);
-                    Err(ConfigErrors(errors))
-                }
-            },
-            Err(e) => {
-                errors.extend(e.into_iter().map(figment_error));
-                Err(ConfigErrors(errors))
-            }
-        }
+        Self::extract(figment, errors)
     }
 
-    pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigErrors> {
-        let mut errors = Vec::new();
-        let proxy_url = raw
-            .discord
-            .proxy_url
-            .as_deref()
-            .and_then(|s| match Url::parse(s) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-                Ok(u) => {
-                    errors.push(ConfigError::new(
-                        "discord.proxy_url",
-                        format!("scheme `{}` is not http or https", u.scheme()),
-                    ));
-                    None
-                }
-                Err(e) => {
-                    errors.push(ConfigError::new(
-                        "discord.proxy_url",
-                        format!("not a URL ({e}): {s:?}"),
-                    ));
-                    None
-                }
-            });
-        if let Some(t) = &raw.discord.token {
-            if t.expose_secret().trim().is_empty() {
-                errors.push(ConfigError::new("discord.token", "is empty"));
-            }
-        }
-        let db_url_text = raw
-            .database
-            .url
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        let db_url = match Url::parse(&db_url_text) {
-            Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") => Some(u),
-            Ok(u) => {
-                errors.push(ConfigError::new(
-                    "database.url",
-                    format!("scheme `{}` is not postgres://", u.scheme()),
-                ));
-                None
-            }
+    fn extract(figment: Figment, mut errors: Vec<ConfigError>) -> Result<Config, ConfigErrors> {
+        let mut config = match figment.extract::<Config>() {
+            Ok(c) => c,
             Err(e) => {
-                errors.push(ConfigError::new("database.url", format!("not a URL ({e})")));
-                None
+                // serde stops at a section's first problem; reading each section on its own
+                // finds the problems of every section in one go.
+                let mut found: Vec<ConfigError> = e.into_iter().map(figment_error).collect();
+                found.extend(section_errors(&figment));
+                for f in found {
+                    if !errors.iter().any(|e| e.key == f.key) {
+                        errors.push(f);
+                    }
+                }
+                return Err(ConfigErrors(errors));
             }
         };
-        let max_connections = raw.database.max_connections.unwrap_or(10);
-        if max_connections == 0 {
-            errors.push(ConfigError::new(
-                "database.max_connections",
-                "must be at least 1",
-            ));
-        }
-        let format = match raw.log.format.as_deref().unwrap_or("pretty") {
-            "pretty" => LogFormat::Pretty,
-            "json" => LogFormat::Json,
-            other => {
-                errors.push(ConfigError::new(
-                    "log.format",
-                    format!("`{other}` is not one of: pretty, json"),
-                ));
-                LogFormat::Pretty
+        if let Err(report) = config.validate() {
+            for (path, e) in report.iter() {
+                errors.push(ConfigError::new(path.to_string(), e.message().to_string()));
             }
-        };
-        let level = raw.log.level.unwrap_or_else(|| "info".to_string());
-        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&level) {
-            errors.push(ConfigError::new(
-                "log.level",
-                format!("`{level}` is not a log filter ({e})"),
-            ));
         }
-        let grace_minutes = raw.scheduler.grace_minutes.unwrap_or(120);
-        if !(0..=10_080).contains(&grace_minutes) {
-            errors.push(ConfigError::new(
-                "scheduler.grace_minutes",
-                "must be between 0 and 10080 (a week)",
-            ));
-        }
-        let lease_secs = raw.scheduler.lease_secs.unwrap_or(60);
-        if !(5..=3600).contains(&lease_secs) {
-            errors.push(ConfigError::new(
-                "scheduler.lease_secs",
-                "must be between 5 and 3600",
-            ));
-        }
-        let batch_size = raw.scheduler.batch_size.unwrap_or(50);
-        if !(1..=1000).contains(&batch_size) {
-            errors.push(ConfigError::new(
-                "scheduler.batch_size",
-                "must be between 1 and 1000",
-            ));
-        }
-        let poll_ms = raw.scheduler.poll_interval_ms.unwrap_or(1000);
-        if !(10..=60_000).contains(&poll_ms) {
-            errors.push(ConfigError::new(
-                "scheduler.poll_interval_ms",
-                "must be between 10 and 60000",
-            ));
-        }
-        let timeout_secs = raw.discord.request_timeout_secs.unwrap_or(10);
-        if !(1..=120).contains(&timeout_secs) {
-            errors.push(ConfigError::new(
-                "discord.request_timeout_secs",
-                "must be between 1 and 120",
-            ));
-        }
-        let pace = raw.scheduler.max_posts_per_second.unwrap_or(40);
-        if pace > 50 {
-            errors.push(ConfigError::new(
-                "scheduler.max_posts_per_second",
-                "must be at most 50 (Discord's global limit); 0 turns pacing off",
-            ));
-        }
-        let keys = match crate::crypto::Keyring::parse(
-            raw.privacy
-                .encryption_key
-                .as_ref()
-                .map(|k| k.expose_secret()),
-            &raw.privacy
+        match crate::crypto::Keyring::parse(
+            config.privacy.encryption_key.as_ref().map(Secret::expose),
+            &config
+                .privacy
                 .old_keys
                 .iter()
-                .map(|k| k.expose_secret().to_string())
+                .map(|k| k.expose().to_string())
                 .collect::<Vec<_>>(),
         ) {
-            Ok(k) => k,
-            Err(e) => {
-                errors.push(ConfigError::new("privacy.encryption_key", e));
-                crate::crypto::Keyring::none()
-            }
-        };
-        if raw.privacy.retention_days == Some(0) {
-            errors.push(ConfigError::new(
-                "privacy.retention_days",
-                "must be at least 1 (leave it out to keep everything)",
-            ));
+            Ok(k) => config.privacy.keys = k,
+            Err(e) => errors.push(ConfigError::new("privacy.encryption_key", e)),
         }
-        let content_dir = raw.content.dir.map(PathBuf::from);
-        if let Some(d) = &content_dir {
-            if !d.is_dir() {
-                errors.push(ConfigError::new(
-                    "content.dir",
-                    format!("{} is not a folder", d.display()),
-                ));
-            }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
         }
-        let expire_hours = raw.repair.expire_hours.unwrap_or(48);
-        if !(1..=720).contains(&expire_hours) {
-            errors.push(ConfigError::new(
-                "repair.expire_hours",
-                "must be between 1 and 720 (30 days)",
-            ));
-        }
-        let reminder_hours = raw.repair.reminder_hours.unwrap_or(12);
-        if reminder_hours < 1 || reminder_hours >= expire_hours.max(1) {
-            errors.push(ConfigError::new(
-                "repair.reminder_hours",
-                format!("must be at least 1 and below repair.expire_hours ({expire_hours})"),
-            ));
-        }
-        let revisit_days = raw.repair.revisit_days.unwrap_or(3);
-        if !(1..=60).contains(&revisit_days) {
-            errors.push(ConfigError::new(
-                "repair.revisit_days",
-                "must be between 1 and 60",
-            ));
-        }
-        let max_reflect_loops = raw.repair.max_reflect_loops.unwrap_or(3);
-        if !(1..=10).contains(&max_reflect_loops) {
-            errors.push(ConfigError::new(
-                "repair.max_reflect_loops",
-                "must be between 1 and 10",
-            ));
-        }
-        let shards = match raw.discord.shards.as_deref() {
-            None => Shards::All,
-            Some(t) => Shards::parse(t).unwrap_or_else(|p| {
-                errors.push(ConfigError::new("discord.shards", p));
-                Shards::All
-            }),
-        };
-        let ops_listen = raw.ops.listen.as_deref().and_then(|t| {
-            t.trim()
-                .parse::<std::net::SocketAddr>()
-                .map_err(|_| {
-                    errors.push(ConfigError::new(
-                        "ops.listen",
-                        format!("`{t}` is not an address and port like \"127.0.0.1:9100\""),
-                    ))
-                })
-                .ok()
-        });
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
-        }
-        Ok(Config {
-            privacy: PrivacyConfig {
-                keys,
-                retention_days: raw.privacy.retention_days,
-            },
-            ops: OpsConfig { listen: ops_listen },
-            repair: RepairConfig {
-                expire_after: chrono::Duration::hours(expire_hours),
-                remind_after: chrono::Duration::hours(reminder_hours),
-                revisit_after: chrono::Duration::days(revisit_days),
-                max_reflect_loops: max_reflect_loops as u8,
-            },
-            content: ContentConfig { dir: content_dir },
-            discord: DiscordConfig {
-                token: raw.discord.token,
-                application_id: raw.discord.application_id,
-                proxy_url,
-                dev_guild_id: raw.discord.dev_guild_id,
-                request_timeout: Duration::from_secs(timeout_secs),
-                shards,
-            },
-            database: DatabaseConfig {
-                url: db_url.expect("checked above"),
-                max_connections,
-            },
-            log: LogConfig { format, level },
-            scheduler: SchedulerConfig {
-                enabled: raw.scheduler.enabled.unwrap_or(true),
-                poll_interval: Duration::from_millis(poll_ms),
-                grace: chrono::Duration::minutes(grace_minutes),
-                lease: chrono::Duration::seconds(lease_secs),
-                batch_size,
-                seed: raw.scheduler.seed.unwrap_or_else(rand::random),
-                max_posts_per_second: pace,
-            },
-        })
     }
 
     /// `attune run` needs a token; other commands do not.
-    pub fn require_token(&self) -> Result<&SecretString, ConfigError> {
+    pub fn require_token(&self) -> Result<&Secret, ConfigError> {
         self.discord.token.as_ref().ok_or_else(|| {
             ConfigError::new(
                 "discord.token",
@@ -621,54 +672,57 @@ impl Config {
 
     /// The effective configuration as TOML, secrets and passwords redacted.
     pub fn redacted(&self) -> String {
-        let mut db = self.database.url.clone();
-        if db.password().is_some() {
-            let _ = db.set_password(Some("REDACTED"));
+        let mut out = toml::to_string(self).unwrap_or_else(|e| format!("# could not print: {e}\n"));
+        if self.privacy.encryption_key.is_none() {
+            out.push_str(
+                "\n# privacy.encryption_key is not set: free text is stored unencrypted\n",
+            );
         }
-        let opt = |v: Option<String>| v.unwrap_or_else(|| "(not set)".into());
-        format!(
-            "[discord]\ntoken = {}\napplication_id = {}\nproxy_url = {}\ndev_guild_id = {}\nrequest_timeout_secs = {}\nshards = \"{}\"\n\n\
-             [database]\nurl = \"{}\"\nmax_connections = {}\n\n\
-             [log]\nformat = \"{}\"\nlevel = \"{}\"\n\n\
-             [scheduler]\nenabled = {}\npoll_interval_ms = {}\ngrace_minutes = {}\nlease_secs = {}\nbatch_size = {}\nmax_posts_per_second = {}\n\n\
-             [content]\ndir = {}\n\n\
-             [repair]\nexpire_hours = {}\nreminder_hours = {}\nrevisit_days = {}\nmax_reflect_loops = {}\n\n\
-             [privacy]\nencryption_key = {}\nretention_days = {}\n\n\
-             [ops]\nlisten = {}\n",
-            if self.discord.token.is_some() { "\"REDACTED\"" } else { "(not set)" },
-            opt(self.discord.application_id.map(|v| v.to_string())),
-            opt(self.discord.proxy_url.as_ref().map(|u| format!("\"{u}\""))),
-            opt(self.discord.dev_guild_id.map(|v| v.to_string())),
-            self.discord.request_timeout.as_secs(),
-            self.discord.shards,
-            db,
-            self.database.max_connections,
-            match self.log.format {
-                LogFormat::Pretty => "pretty",
-                LogFormat::Json => "json",
-            },
-            self.log.level,
-            self.scheduler.enabled,
-            self.scheduler.poll_interval.as_millis(),
-            self.scheduler.grace.num_minutes(),
-            self.scheduler.lease.num_seconds(),
-            self.scheduler.batch_size,
-            self.scheduler.max_posts_per_second,
-            opt(self.content.dir.as_ref().map(|d| format!("\"{}\"", d.display()))),
-            self.repair.expire_after.num_hours(),
-            self.repair.remind_after.num_hours(),
-            self.repair.revisit_after.num_days(),
-            self.repair.max_reflect_loops,
-            self.privacy
-                .keys
-                .current_id()
-                .map_or("(not set: free text is stored unencrypted)".to_string(), |id| {
-                    format!("\"{id}:REDACTED\"")
-                }),
-            opt(self.privacy.retention_days.map(|d| d.to_string())),
-            opt(self.ops.listen.map(|a| format!("\"{a}\""))),
-        )
+        out
     }
+}
+
+/// The problems of each section, read on its own.
+fn section_errors(figment: &Figment) -> Vec<ConfigError> {
+    fn one<T: serde::de::DeserializeOwned + Validate<Context = ()>>(
+        f: &Figment,
+        key: &str,
+    ) -> Vec<ConfigError> {
+        if !f.contains(key) {
+            return Vec::new();
+        }
+        match f.extract_inner::<T>(key) {
+            Ok(section) => match section.validate() {
+                Ok(()) => Vec::new(),
+                Err(report) => report
+                    .iter()
+                    .map(|(path, e)| {
+                        ConfigError::new(format!("{key}.{path}"), e.message().to_string())
+                    })
+                    .collect(),
+            },
+            Err(e) => e
+                .into_iter()
+                .map(figment_error)
+                .map(|mut c| {
+                    // Inside one section the path is the field's, whatever order figment keeps.
+                    let field: Vec<&str> = c.key.split('.').filter(|p| *p != key).collect();
+                    c.key = format!("{key}.{}", field.join("."));
+                    c
+                })
+                .collect(),
+        }
+    }
+    let mut out = Vec::new();
+    out.extend(one::<DiscordConfig>(figment, "discord"));
+    out.extend(one::<DatabaseConfig>(figment, "database"));
+    out.extend(one::<LogConfig>(figment, "log"));
+    out.extend(one::<SchedulerConfig>(figment, "scheduler"));
+    out.extend(one::<ContentConfig>(figment, "content"));
+    out.extend(one::<RepairConfig>(figment, "repair"));
+    out.extend(one::<PrivacyConfig>(figment, "privacy"));
+    out.extend(one::<OpsConfig>(figment, "ops"));
+    out
 }
 
 fn figment_error(e: figment::Error) -> ConfigError {
@@ -714,11 +768,7 @@ mod tests {
     use super::*;
 
     fn from_toml(s: &str) -> Result<Config, ConfigErrors> {
-        let raw: Result<RawConfig, _> = Figment::new().merge(Toml::string(s)).extract();
-        match raw {
-            Ok(r) => Config::from_raw(r),
-            Err(e) => Err(ConfigErrors(e.into_iter().map(figment_error).collect())),
-        }
+        Config::from_toml(s)
     }
 
     #[test]
@@ -727,7 +777,7 @@ mod tests {
         assert_eq!(c.database.url.as_str(), DEFAULT_DATABASE_URL);
         assert_eq!(c.log.format, LogFormat::Pretty);
         assert!(c.require_token().is_err());
-        assert_eq!(c.scheduler.grace, chrono::Duration::hours(2));
+        assert_eq!(c.scheduler.grace, Duration::from_secs(7200));
     }
 
     #[test]
@@ -741,14 +791,20 @@ mod tests {
 
     #[test]
     fn malformed_values_are_named() {
-        let err = from_toml(
-            "[discord]\nproxy_url = \"not a url\"\n[database]\nurl = \"mysql://x\"\n[log]\nformat = \"xml\"\n",
-        )
-        .unwrap_err()
-        .to_string();
+        let err =
+            from_toml("[discord]\nproxy_url = \"ftp://x\"\n[database]\nurl = \"mysql://x\"\n")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("discord.proxy_url"), "{err}");
         assert!(err.contains("database.url"), "{err}");
+        let err = from_toml("[log]\nformat = \"xml\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("log.format"), "{err}");
+        let err = from_toml("[discord]\nproxy_url = \"not a url\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("discord.proxy_url"), "{err}");
     }
 
     #[test]
@@ -760,81 +816,87 @@ mod tests {
     }
 
     #[test]
+    fn durations_read_as_text_and_in_the_old_units() {
+        let c = from_toml("[scheduler]\nlease = \"2m\"\ngrace = \"90min\"\n[repair]\nrevisit_after = \"1 week\"\n").unwrap();
+        assert_eq!(c.scheduler.lease, Duration::from_secs(120));
+        assert_eq!(c.scheduler.grace, Duration::from_secs(5400));
+        assert_eq!(c.repair.revisit_after, Duration::from_secs(7 * 86_400));
+        // A config file of release 0.1 keeps working.
+        let c = from_toml("[scheduler]\nlease_secs = 30\npoll_interval_ms = 50\ngrace_minutes = 10\n[repair]\nexpire_hours = 24\nreminder_hours = 6\nrevisit_days = 7\n[discord]\nrequest_timeout_secs = 5\n").unwrap();
+        assert_eq!(c.scheduler.lease, Duration::from_secs(30));
+        assert_eq!(c.scheduler.poll_interval, Duration::from_millis(50));
+        assert_eq!(c.scheduler.grace, Duration::from_secs(600));
+        assert_eq!(c.repair.expire_after, Duration::from_secs(24 * 3600));
+        assert_eq!(c.repair.revisit_after, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.discord.request_timeout, Duration::from_secs(5));
+        let err = from_toml("[scheduler]\nlease = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("scheduler.lease") && err.contains("not a duration"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_example_file_is_valid_and_documents_every_key() {
         let text = include_str!("../config.example.toml");
         let c = from_toml(text).unwrap_or_else(|e| panic!("config.example.toml: {e}"));
         assert_eq!(c.database.max_connections, 10);
-        // Every key the loader knows appears in the example, set or commented out.
-        for key in [
-            "token",
-            "application_id",
-            "proxy_url",
-            "dev_guild_id",
-            "request_timeout_secs",
-            "url",
-            "max_connections",
-            "format",
-            "level",
-            "enabled",
-            "poll_interval_ms",
-            "grace_minutes",
-            "lease_secs",
-            "batch_size",
-            "seed",
-            "max_posts_per_second",
-            "dir",
-            "expire_hours",
-            "reminder_hours",
-            "revisit_days",
-            "max_reflect_loops",
-            "encryption_key",
-            "old_keys",
-            "retention_days",
-            "shards",
-            "listen",
-        ] {
-            assert!(
-                text.contains(&format!("{key} =")),
-                "config.example.toml lacks {key}"
-            );
+        // Every key the loader knows appears in the example, set or commented out: the
+        // printed effective configuration lists them all.
+        let all = from_toml("[privacy]\nencryption_key = \"k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\nretention_days = 30\n[content]\ndir = \".\"\n[ops]\nlisten = \"127.0.0.1:1\"\n[discord]\ntoken = \"t\"\napplication_id = 1\nproxy_url = \"http://x\"\ndev_guild_id = 1\n").unwrap();
+        let printed: toml::Table = toml::from_str(&all.redacted()).unwrap();
+        for (section, keys) in printed {
+            for key in keys.as_table().unwrap().keys() {
+                assert!(
+                    text.contains(&format!("{key} =")),
+                    "config.example.toml lacks {section}.{key}"
+                );
+            }
         }
     }
 
     #[test]
     fn repair_defaults_and_overrides() {
         let c = from_toml("").unwrap();
-        assert_eq!(c.repair.expire_after, chrono::Duration::hours(48));
-        assert_eq!(c.repair.remind_after, chrono::Duration::hours(12));
-        assert_eq!(c.repair.revisit_after, chrono::Duration::days(3));
+        assert_eq!(c.repair.expire_after(), chrono::Duration::hours(48));
+        assert_eq!(c.repair.remind_after(), chrono::Duration::hours(12));
+        assert_eq!(c.repair.revisit_after(), chrono::Duration::days(3));
         assert_eq!(c.repair.max_reflect_loops, 3);
         let c = from_toml(
-            "[repair]\nexpire_hours = 24\nreminder_hours = 6\nrevisit_days = 7\nmax_reflect_loops = 2\n",
+            "[repair]\nexpire_after = \"24h\"\nremind_after = \"6h\"\nrevisit_after = \"7days\"\nmax_reflect_loops = 2\n",
         )
         .unwrap();
-        assert_eq!(c.repair.expire_after, chrono::Duration::hours(24));
-        assert_eq!(c.repair.remind_after, chrono::Duration::hours(6));
-        assert_eq!(c.repair.revisit_after, chrono::Duration::days(7));
+        assert_eq!(c.repair.expire_after(), chrono::Duration::hours(24));
+        assert_eq!(c.repair.remind_after(), chrono::Duration::hours(6));
+        assert_eq!(c.repair.revisit_after(), chrono::Duration::days(7));
         assert_eq!(c.repair.max_reflect_loops, 2);
-        assert!(c.redacted().contains("[repair]\nexpire_hours = 24"));
+        assert!(
+            c.redacted().contains("expire_after = \"1day\""),
+            "{}",
+            c.redacted()
+        );
     }
 
     #[test]
     fn repair_bad_values_are_named() {
-        let err =
-            from_toml("[repair]\nexpire_hours = 0\nrevisit_days = 99\nmax_reflect_loops = 0\n")
-                .unwrap_err()
-                .to_string();
+        let err = from_toml(
+            "[repair]\nexpire_after = \"10min\"\nrevisit_after = \"99days\"\nmax_reflect_loops = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
         for key in [
-            "repair.expire_hours",
-            "repair.revisit_days",
+            "repair.expire_after",
+            "repair.revisit_after",
             "repair.max_reflect_loops",
         ] {
             assert!(err.contains(key), "{key}: {err}");
         }
-        let err = from_toml("[repair]\nexpire_hours = 10\nreminder_hours = 10\n")
+        let err = from_toml("[repair]\nexpire_after = \"10h\"\nremind_after = \"10h\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("repair.reminder_hours"), "{err}");
+        assert!(err.contains("repair.remind_after"), "{err}");
         let err = from_toml("[repair]\nexpire_hour = 10\n")
             .unwrap_err()
             .to_string();
@@ -842,6 +904,21 @@ mod tests {
             err.contains("repair.expire_hour") && err.contains("unknown key"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn ranges_are_named() {
+        let err = from_toml("[scheduler]\nbatch_size = 0\nmax_posts_per_second = 51\n[database]\nmax_connections = 0\n[privacy]\nretention_days = 0\n")
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "scheduler.batch_size",
+            "scheduler.max_posts_per_second",
+            "database.max_connections",
+            "privacy.retention_days",
+        ] {
+            assert!(err.contains(key), "{key}: {err}");
+        }
     }
 
     #[test]
@@ -892,14 +969,17 @@ mod tests {
     }
 
     #[test]
-    fn redacted_hides_token_and_password() {
-        let c = from_toml(
-            "[discord]\ntoken = \"super-secret-token\"\n[database]\nurl = \"postgres://u:pw123@h/db\"\n",
-        )
+    fn redacted_hides_token_password_and_keys() {
+        let key = crate::crypto::Keyring::generate();
+        let c = from_toml(&format!(
+            "[discord]\ntoken = \"super-secret-token\"\n[database]\nurl = \"postgres://u:pw123@h/db\"\n[privacy]\nencryption_key = \"{key}\"\n"
+        ))
         .unwrap();
         let shown = c.redacted();
         assert!(!shown.contains("super-secret-token"));
         assert!(!shown.contains("pw123"));
+        assert!(!shown.contains(key.split_once(':').unwrap().1), "{shown}");
         assert!(shown.contains("REDACTED"));
+        assert!(!format!("{c:?}").contains("super-secret-token"));
     }
 }

@@ -14,7 +14,6 @@ pub mod transport;
 use std::sync::Arc;
 
 use poise::serenity_prelude as serenity;
-use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::domain::ids::TransportKind;
@@ -124,7 +123,7 @@ pub fn token(config: &Config) -> anyhow::Result<String> {
         .discord
         .token
         .as_ref()
-        .map(|t| t.expose_secret().to_string())
+        .map(|t| t.expose().to_string())
         .ok_or_else(|| anyhow::anyhow!(config.require_token().unwrap_err()))
 }
 

@@ -142,7 +142,7 @@ impl Scheduler {
             .filter(|k| self.transports.get(*k).is_some())
             .map(|k| k.as_str())
             .collect();
-        match store::jobs::claim(&st.pool, self.owner, now, cfg.lease, limit, &kinds).await {
+        match store::jobs::claim(&st.pool, self.owner, now, cfg.lease(), limit, &kinds).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim jobs");
@@ -192,7 +192,7 @@ impl Scheduler {
         };
         st.metrics.job(job.kind(), "claimed");
         let now = st.clock.now();
-        let late = now - claimed.due_at > st.config.scheduler.grace;
+        let late = now - claimed.due_at > st.config.scheduler.grace();
         let missed = late && job.expires_after_grace();
         let couple_id: CoupleId = job.couple();
         match self.deliver(&claimed, &job, missed).await {

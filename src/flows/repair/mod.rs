@@ -492,13 +492,13 @@ pub async fn plan_activity(
         repair: r,
         version,
     };
-    jobs::schedule_once(&mut *tx, &remind, now + cfg.remind_after, now).await?;
+    jobs::schedule_once(&mut *tx, &remind, now + cfg.remind_after(), now).await?;
     let expire = Job::RepairExpire {
         couple: c,
         repair: r,
         version,
     };
-    jobs::schedule_once(&mut *tx, &expire, now + cfg.expire_after, now).await?;
+    jobs::schedule_once(&mut *tx, &expire, now + cfg.expire_after(), now).await?;
     Ok(())
 }
 
@@ -563,7 +563,7 @@ pub async fn plan_revisit(
         agreement: agreement.0,
         attempt: 0,
     };
-    jobs::schedule_once(&mut *tx, &job, now + cfg.revisit_after, now).await
+    jobs::schedule_once(&mut *tx, &job, now + cfg.revisit_after(), now).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -659,7 +659,7 @@ pub async fn prepare_reminder(
     if couple.is_paused(now) {
         return Ok(Plan::Skipped("couple paused"));
     }
-    let closes = repair.updated_at + st.config.repair.expire_after;
+    let closes = repair.updated_at + st.config.repair.expire_after();
     deliver_card(st, rid, view::nudge_lead(&st.content, closes), job_id).await
 }
 

@@ -506,7 +506,7 @@ fn summary(snap: &Snapshot, lib: &Library, cfg: &RepairConfig) -> Card {
                 ("agreement", quote(&a.text)),
                 (
                     "at",
-                    Arg::Instant(a.created_at + cfg.revisit_after, TimeStyle::Relative),
+                    Arg::Instant(a.created_at + cfg.revisit_after(), TimeStyle::Relative),
                 ),
             ],
         ));
