@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use attune::config::Config;
 use attune::domain::custom_id::{Act, CheckinAction, InviteAction};
 use attune::sandbox::controls::Controls;
-use attune::sandbox::fake::{FakeChannel, FakeGuild, FakeUser, World};
+use attune::sandbox::fake::{couple_demo, FakeChannel, FakeGuild, FakeUser, World};
 use attune::sandbox::stage::Stage;
 use serde_json::json;
 
@@ -48,7 +48,7 @@ fn args() -> Args {
 }
 
 fn world(couples: u64) -> (World, Vec<(u64, u64, u64)>) {
-    let mut world = World::couple_demo();
+    let mut world = couple_demo();
     let mut out = Vec::new();
     for i in 0..couples {
         let (a, b, channel) = (300_000 + 2 * i, 300_001 + 2 * i, 900_000 + i);

@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use attune::config::Config;
-use attune::sandbox::fake::{FakeChannel, FakeDiscord, FakeGuild, FakeOptions, FakeUser, World};
+use attune::sandbox::fake::{
+    couple_demo, fake_options, FakeChannel, FakeDiscord, FakeGuild, FakeOptions, FakeUser, World,
+};
 
 fn guild_counts() -> Vec<u64> {
     let mut it = std::env::args().skip(1);
@@ -27,7 +29,7 @@ fn guild_counts() -> Vec<u64> {
 
 /// `n` guilds, each with one text channel and two members, like a host's couples.
 fn world(n: u64) -> World {
-    let mut world = World::couple_demo();
+    let mut world = couple_demo();
     for i in 0..n {
         let (a, b) = (400_000 + 2 * i, 400_001 + 2 * i);
         for id in [a, b] {
@@ -70,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
         let opts = FakeOptions {
             // Only gateway traffic here; skip validating bodies against the OpenAPI file.
             openapi_path: None,
-            ..FakeOptions::default()
+            ..fake_options()
         };
         let fake = FakeDiscord::start(world(n), opts).await?;
         let mut db = base.database.url.clone();

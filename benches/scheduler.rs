@@ -13,7 +13,7 @@ use attune::config::Config;
 use attune::domain::clock::SystemClock;
 use attune::domain::jobs::Job;
 use attune::domain::schedule::Slot;
-use attune::sandbox::fake::{FakeDiscord, FakeOptions, World};
+use attune::sandbox::fake::{couple_demo, fake_options, FakeDiscord};
 use attune::store;
 use chrono::Utc;
 use url::Url;
@@ -45,14 +45,8 @@ async fn main() -> anyhow::Result<()> {
     config.scheduler.poll_interval = Duration::from_millis(20);
     // 0: measure the bot's own throughput; 40: the production pacing under Discord's limit.
     config.scheduler.max_posts_per_second = arg("--pace", 0) as u32;
-    let fake = FakeDiscord::start(
-        World::couple_demo(),
-        FakeOptions {
-            // The spec check costs ~50 µs a request; keep it on, it is what CI runs.
-            ..FakeOptions::default()
-        },
-    )
-    .await?;
+    // The spec check stays on (it is what CI runs).
+    let fake = FakeDiscord::start(couple_demo(), fake_options()).await?;
     config.discord.token = Some("bench-token".to_string().into());
     config.discord.proxy_url = Some(Url::parse(&fake.http_url())?);
     let pool = store::connect(&config.database).await?;

@@ -1,5 +1,6 @@
-//! The Discord stand-in (`fake/`), the stage that wires the bot to it (`stage`), and
-//! `attune sandbox`, which plays a couple through a simulated week and prints the channel.
+//! The Discord stand-in as Attune configures it (`fake`, on the `fake-discord` crate), the stage
+//! that wires the bot to it (`stage`), and `attune sandbox`, which plays a couple through a
+//! simulated week and prints the channel.
 
 pub mod controls;
 pub mod fake;

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use url::Url;
 
 use super::fake::demo_ids;
-use super::fake::{FakeDiscord, FakeOptions, Reply, World};
+use super::fake::{couple_demo, fake_options, FakeDiscord, Reply, World};
 use crate::app::{self, Running};
 use crate::config::Config;
 use crate::domain::clock::{Clock, ManualClock};
@@ -41,7 +41,7 @@ impl Stage {
     /// Starts the stand-in, creates a scratch database next to `base.database.url` and starts
     /// the bot against both, with the clock at `start`.
     pub async fn start(base: &Config, start: DateTime<Utc>) -> anyhow::Result<Stage> {
-        Self::start_with_world(base, start, World::couple_demo()).await
+        Self::start_with_world(base, start, couple_demo()).await
     }
 
     /// Like [`Stage::start`], with a world of your own (many guilds, say).
@@ -62,7 +62,7 @@ impl Stage {
         start: DateTime<Utc>,
         world: World,
     ) -> anyhow::Result<Stage> {
-        let fake = FakeDiscord::start(world, FakeOptions::default()).await?;
+        let fake = FakeDiscord::start(world, fake_options()).await?;
         config.discord.token = Some("sandbox-token".to_string().into());
         config.discord.proxy_url = Some(Url::parse(&fake.http_url())?);
         // Global registration, as in production, so commands also reach DMs (which refuse kindly).

@@ -14,7 +14,7 @@ use crate::support::*;
 use attune::domain::jobs::Job;
 use attune::domain::schedule::Slot;
 use attune::sandbox::fake::{
-    FakeDiscord, FakeMessage, FakeOptions, Fault, ModalView, Reply, World,
+    couple_demo, fake_options, FakeDiscord, FakeMessage, Fault, ModalView, Reply,
 };
 use attune::sandbox::stage::{Stage, ALICE, BOB, CHANNEL, GUILD};
 use attune::store;
@@ -758,7 +758,7 @@ async fn scalar(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
 async fn kill_9_mid_burst_posts_each_prompt_once_and_keeps_acknowledged_answers() {
     init_logging();
     let started = Instant::now();
-    let fake = FakeDiscord::start(World::couple_demo(), FakeOptions::default())
+    let fake = FakeDiscord::start(couple_demo(), fake_options())
         .await
         .unwrap();
     let base = base_config();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::*;
 use attune::config::Shards;
-use attune::sandbox::fake::{FakeChannel, FakeGuild, FakeMessage, FakeUser, World};
+use attune::sandbox::fake::{couple_demo, FakeChannel, FakeGuild, FakeMessage, FakeUser, World};
 use attune::sandbox::stage::{Stage, ALICE, BOB};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -118,7 +118,7 @@ fn guild_id(i: u64) -> u64 {
 
 /// Four guilds, two per shard of two, each with its own couple and channel.
 fn world_of_four() -> (World, Vec<(u64, u64, u64)>) {
-    let mut world = World::couple_demo();
+    let mut world = couple_demo();
     let mut couples = Vec::new();
     for i in 0..4u64 {
         let (a, b) = (200_000 + 2 * i, 200_001 + 2 * i);
@@ -270,9 +270,9 @@ async fn two_processes_split_the_shards_and_post_each_checkin_once() {
 /// SIGTERM. It must say it stopped claiming jobs and exit 0 within a few seconds.
 #[tokio::test]
 async fn the_binary_stops_cleanly_on_sigterm() {
-    use attune::sandbox::fake::{FakeDiscord, FakeOptions};
+    use attune::sandbox::fake::{fake_options, FakeDiscord};
     init_logging();
-    let fake = FakeDiscord::start(World::couple_demo(), FakeOptions::default())
+    let fake = FakeDiscord::start(couple_demo(), fake_options())
         .await
         .unwrap();
     let mut db = base_config().database.url;

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use attune::crypto::Keyring;
 use attune::domain::custom_id::CustomId;
-use attune::sandbox::fake::World;
 use attune::sandbox::stage::{Stage, ALICE, BOB, CHANNEL};
 use attune::store;
 use serde_json::{json, Value};
@@ -102,7 +101,7 @@ async fn upgraded_stage() -> Stage {
         config,
         pool,
         at("2026-11-25T11:00:00Z"),
-        World::couple_demo(),
+        attune::sandbox::fake::couple_demo(),
     )
     .await
     .expect("the bot starts on the upgraded database (and its sealed texts open)");

@@ -39,50 +39,6 @@ pub struct World {
     pub guilds: Vec<FakeGuild>,
 }
 
-/// Fixed ids of [`World::couple_demo`], so tests and the demo can name them.
-pub mod demo_ids {
-    pub const BOT: u64 = 900_000_000_000_000_001;
-    pub const APPLICATION: u64 = 900_000_000_000_000_001;
-    pub const ALICE: u64 = 100_000_000_000_000_001;
-    pub const BOB: u64 = 100_000_000_000_000_002;
-    pub const CAROL: u64 = 100_000_000_000_000_003;
-    pub const HELPERBOT: u64 = 100_000_000_000_000_004;
-    pub const GUILD: u64 = 500_000_000_000_000_001;
-    pub const CHANNEL_US: u64 = 600_000_000_000_000_001;
-}
-
-impl World {
-    /// One guild with the channel "us"; alice and bob are the couple, carol is a member who
-    /// is not part of the couple, helperbot is some other bot in the guild.
-    pub fn couple_demo() -> World {
-        use demo_ids::*;
-        let user = |id, name: &str, bot| FakeUser {
-            id,
-            name: name.to_string(),
-            bot,
-        };
-        World {
-            bot: user(BOT, "Attune", true),
-            application_id: APPLICATION,
-            users: vec![
-                user(ALICE, "alice", false),
-                user(BOB, "bob", false),
-                user(CAROL, "carol", false),
-                user(HELPERBOT, "helperbot", true),
-            ],
-            guilds: vec![FakeGuild {
-                id: GUILD,
-                name: "Attune Demo".to_string(),
-                channels: vec![FakeChannel {
-                    id: CHANNEL_US,
-                    name: "us".to_string(),
-                }],
-                members: vec![ALICE, BOB, CAROL, HELPERBOT],
-            }],
-        }
-    }
-}
-
 /// The world plus lookup tables, built once at start.
 pub(super) struct WorldIndex {
     pub world: World,

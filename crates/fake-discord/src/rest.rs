@@ -16,8 +16,9 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::{
-    gateway, payloads, validate, FakeAttachment, FakeDiscord, FakeMessage, Fault, RecordedRequest,
-    RegisteredCommand, State as FakeState, StoredMessage, NONCE_WINDOW, TOKEN_LIFETIME,
+    gateway, payloads, validate, FakeAttachment, FakeDiscord, FakeMessage, Fault, MessagePolicy,
+    RecordedRequest, RegisteredCommand, State as FakeState, StoredMessage, NONCE_WINDOW,
+    TOKEN_LIFETIME,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ fn not_found_route() -> Response {
 // ---------------------------------------------------------------------------------------------
 // Request parsing
 
+#[derive(Debug)]
 pub(super) struct Upload {
     /// The n of `files[n]`, which `attachments[].id` refers to.
     index: u64,
@@ -127,7 +129,10 @@ struct Req {
     label: String,
 }
 
-fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<(Option<Value>, Vec<Upload>), String> {
+async fn parse_body(
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(Option<Value>, Vec<Upload>), String> {
     if body.is_empty() {
         return Ok((None, Vec::new()));
     }
@@ -136,63 +141,41 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<(Option<Value>, Vec<U
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if ctype.starts_with("multipart/form-data") {
-        let boundary = ctype
-            .split(';')
-            .filter_map(|p| p.trim().strip_prefix("boundary="))
-            .next()
-            .map(|b| b.trim_matches('"').to_string())
-            .ok_or("multipart body without a boundary")?;
-        return parse_multipart(body, &boundary);
+        let boundary = multer::parse_boundary(ctype)
+            .map_err(|e| format!("multipart body without a boundary: {e}"))?;
+        return parse_multipart(body, boundary).await;
     }
-    serde_json::from_slice(body)
+    serde_json::from_slice(&body)
         .map(|v| (Some(v), Vec::new()))
         .map_err(|e| format!("body is not valid JSON: {e}"))
 }
 
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    (from..=hay.len() - needle.len()).find(|&i| &hay[i..i + needle.len()] == needle)
-}
-
-/// A small multipart/form-data parser: serenity sends `payload_json` plus `files[n]` parts.
-fn parse_multipart(body: &[u8], boundary: &str) -> Result<(Option<Value>, Vec<Upload>), String> {
-    let delim = format!("--{boundary}");
-    let delim = delim.as_bytes();
+/// serenity sends `payload_json` plus one `files[n]` part per upload; a lone `file` part is the
+/// older single-upload form.
+async fn parse_multipart(
+    body: Bytes,
+    boundary: String,
+) -> Result<(Option<Value>, Vec<Upload>), String> {
+    // axum has already buffered the whole body (attachments count against its limit), so the
+    // parser gets it as a single chunk.
+    let chunks = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(chunks, boundary);
     let mut payload = None;
     let mut uploads = Vec::new();
-    let mut pos = find(body, delim, 0).ok_or("multipart body without its boundary")?;
-    loop {
-        pos += delim.len();
-        if body[pos..].starts_with(b"--") {
-            break;
-        }
-        // Skip the CRLF after the delimiter.
-        pos = find(body, b"\r\n", pos).ok_or("truncated multipart part")? + 2;
-        let header_end = find(body, b"\r\n\r\n", pos).ok_or("multipart part without headers")?;
-        let head = String::from_utf8_lossy(&body[pos..header_end]).to_string();
-        let data_start = header_end + 4;
-        let mut crlf_delim = b"\r\n".to_vec();
-        crlf_delim.extend_from_slice(delim);
-        let next = find(body, &crlf_delim, data_start).ok_or("unterminated multipart part")?;
-        let data = &body[data_start..next];
-        let disposition = head
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
-            .unwrap_or("");
-        let param = |key: &str| {
-            disposition.split(';').find_map(|p| {
-                p.trim()
-                    .strip_prefix(key)
-                    .and_then(|v| v.strip_prefix('='))
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        };
-        let name = param("name").unwrap_or_default();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| format!("malformed multipart body: {e}"))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        let filename = field.file_name().map(str::to_string);
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| format!("malformed multipart part {name:?}: {e}"))?;
         if name == "payload_json" {
             payload = Some(
-                serde_json::from_slice(data)
+                serde_json::from_slice(&data)
                     .map_err(|e| format!("payload_json is not valid JSON: {e}"))?,
             );
         } else if let Some(index) = name
@@ -202,29 +185,23 @@ fn parse_multipart(body: &[u8], boundary: &str) -> Result<(Option<Value>, Vec<Up
         {
             uploads.push(Upload {
                 index,
-                filename: param("filename").unwrap_or_else(|| format!("file{index}")),
+                filename: filename.unwrap_or_else(|| format!("file{index}")),
                 bytes: data.to_vec(),
             });
         } else if name == "file" {
             uploads.push(Upload {
                 index: uploads.len() as u64,
-                filename: param("filename").unwrap_or_else(|| "file".into()),
+                filename: filename.unwrap_or_else(|| "file".into()),
                 bytes: data.to_vec(),
             });
         }
-        pos = next + 2;
     }
     Ok((payload, uploads))
 }
 
 fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|s| !s.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), v.to_string())
-        })
+    url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .into_owned()
         .collect()
 }
 
@@ -241,7 +218,7 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     let label = format!("{method} {path}");
-    let parsed = parse_body(&headers, &body);
+    let parsed = parse_body(&headers, body).await;
     let (json_body, uploads, parse_error) = match parsed {
         Ok((b, u)) => (b, u, None),
         Err(e) => (None, Vec::new(), Some(e)),
@@ -325,6 +302,10 @@ async fn handle(
 }
 
 impl FakeDiscord {
+    fn message_policy(&self) -> Option<&MessagePolicy> {
+        self.inner.opts.message_policy.as_ref()
+    }
+
     fn take_fault(&self, path: &str) -> Option<Fault> {
         let mut st = self.state();
         let idx = st.faults.iter().position(|f| {
@@ -728,7 +709,11 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
             Some(json_resp(200, Value::Array(list)))
         }
         ("POST", ["messages"]) => {
-            let ctx = validate::Ctx::channel_create(&req.label, !req.uploads.is_empty());
+            let ctx = validate::Ctx::channel_create(
+                &req.label,
+                !req.uploads.is_empty(),
+                fake.message_policy(),
+            );
             validate::check_message(&body, &ctx, &mut |v| fake.violation(v));
             let nonce = body.get("nonce").and_then(nonce_string);
             let enforce = body.get("enforce_nonce").and_then(Value::as_bool) == Some(true);
@@ -878,9 +863,13 @@ fn callback(fake: &FakeDiscord, req: &Req, iid: u64, token: &str) -> Response {
     let flags = data["flags"].as_u64().unwrap_or(0);
     let ephemeral = flags & 64 != 0;
     let bad = |why: &str| fake.violation(format!("{}: {why}", req.label));
-    validate::check_callback(&body, kind, &req.label, !req.uploads.is_empty(), &mut |v| {
-        fake.violation(v)
-    });
+    validate::check_callback(
+        &body,
+        &req.label,
+        !req.uploads.is_empty(),
+        fake.message_policy(),
+        &mut |v| fake.violation(v),
+    );
     let mut original = None;
     let mut modal = None;
     let mut choices = None;
@@ -1006,7 +995,8 @@ fn webhook_routes(fake: &FakeDiscord, req: &Req, token: &str, rest: &[&str]) -> 
     let body = req.body.clone().unwrap_or(Value::Null);
     match (req.method.as_str(), rest) {
         ("POST", []) => {
-            let ctx = validate::Ctx::followup(&req.label, !req.uploads.is_empty());
+            let ctx =
+                validate::Ctx::followup(&req.label, !req.uploads.is_empty(), fake.message_policy());
             validate::check_message(&body, &ctx, &mut |v| fake.violation(v));
             let flags = body["flags"].as_u64().unwrap_or(0);
             // After a deferred response the first followup fills in the "thinking" message.
@@ -1105,5 +1095,57 @@ fn webhook_routes(fake: &FakeDiscord, req: &Req, token: &str, rest: &[&str]) -> 
             }
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_percent_decoded() {
+        let q = parse_query(Some("limit=5&around=%31%32&name=a+b%26c&flag"));
+        assert_eq!(q["limit"], "5");
+        assert_eq!(q["around"], "12");
+        assert_eq!(q["name"], "a b&c");
+        assert_eq!(q["flag"], "");
+        assert!(parse_query(None).is_empty());
+    }
+
+    #[tokio::test]
+    async fn multipart_payload_and_files() {
+        let body = "--XYZ\r\n\
+            Content-Disposition: form-data; name=\"payload_json\"\r\n\
+            Content-Type: application/json\r\n\r\n\
+            {\"content\":\"hi\",\"attachments\":[{\"id\":0}]}\r\n\
+            --XYZ\r\n\
+            Content-Disposition: form-data; name=\"files[0]\"; filename=\"chart.png\"\r\n\
+            Content-Type: image/png\r\n\r\n\
+            PNG\r\nDATA\r\n\
+            --XYZ--\r\n";
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=XYZ".parse().unwrap(),
+        );
+        let (payload, uploads) = parse_body(&headers, Bytes::from(body)).await.unwrap();
+        assert_eq!(payload.unwrap()["content"], "hi");
+        assert_eq!(uploads.len(), 1);
+        assert_eq!(uploads[0].index, 0);
+        assert_eq!(uploads[0].filename, "chart.png");
+        assert_eq!(uploads[0].bytes, b"PNG\r\nDATA");
+
+        headers.insert(header::CONTENT_TYPE, "multipart/form-data".parse().unwrap());
+        let err = parse_body(&headers, Bytes::from(body)).await.unwrap_err();
+        assert!(err.contains("without a boundary"), "{err}");
+        headers.insert(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=XYZ".parse().unwrap(),
+        );
+        let truncated = &body[..body.len() - 12];
+        let err = parse_body(&headers, Bytes::from(truncated.to_string()))
+            .await
+            .unwrap_err();
+        assert!(err.contains("malformed multipart"), "{err}");
     }
 }

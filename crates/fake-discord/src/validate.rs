@@ -1,33 +1,43 @@
-//! Hand-written checks of Discord's documented limits and of Attune's mentions policy.
+//! Hand-written checks of Discord's documented limits, and the call into the bot's own
+//! [`MessagePolicy`] for new messages.
 //!
 //! The OpenAPI description is a preview and looser than the documentation in places (4000-char
-//! content, 40 components), so the documented limits are checked here by hand.
+//! content, 40 components), so the documented limits are checked here by hand; they also run
+//! when the spec file is absent.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
+
+use super::MessagePolicy;
 
 pub(super) type Report<'a> = &'a mut dyn FnMut(String);
 
 /// What kind of message body is being checked.
 pub(super) struct Ctx<'a> {
     label: &'a str,
-    /// A new message: must not be empty and must carry a safe `allowed_mentions`.
+    /// A new message: must not be empty, and the bot's policy applies.
     creates: bool,
     has_files: bool,
+    policy: Option<&'a MessagePolicy>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn channel_create(label: &'a str, has_files: bool) -> Ctx<'a> {
+    pub fn channel_create(
+        label: &'a str,
+        has_files: bool,
+        policy: Option<&'a MessagePolicy>,
+    ) -> Ctx<'a> {
         Ctx {
             label,
             creates: true,
             has_files,
+            policy,
         }
     }
 
-    pub fn followup(label: &'a str, has_files: bool) -> Ctx<'a> {
-        Ctx::channel_create(label, has_files)
+    pub fn followup(label: &'a str, has_files: bool, policy: Option<&'a MessagePolicy>) -> Ctx<'a> {
+        Ctx::channel_create(label, has_files, policy)
     }
 
     pub fn edit(label: &'a str) -> Ctx<'a> {
@@ -35,6 +45,7 @@ impl<'a> Ctx<'a> {
             label,
             creates: false,
             has_files: false,
+            policy: None,
         }
     }
 }
@@ -90,32 +101,11 @@ pub(super) fn check_message(body: &Value, ctx: &Ctx<'_>, report: Report<'_>) {
                 "{label}: empty message (no content, embeds, components or attachments)"
             ));
         }
-        check_mentions(body, label, report);
-    }
-}
-
-/// Attune must never ping @everyone/@here or roles: every new message states its mentions.
-fn check_mentions(body: &Value, label: &str, report: Report<'_>) {
-    let am = &body["allowed_mentions"];
-    if !am.is_object() {
-        report(format!(
-            "{label}: message created without allowed_mentions (mentions policy)"
-        ));
-        return;
-    }
-    if let Some(parse) = am["parse"].as_array() {
-        for p in parse {
-            if let Some(s @ ("everyone" | "roles")) = p.as_str() {
-                report(format!(
-                    "{label}: allowed_mentions.parse contains \"{s}\" (mentions policy)"
-                ));
+        if let Some(policy) = ctx.policy {
+            for problem in policy.check(body) {
+                report(format!("{label}: {problem}"));
             }
         }
-    }
-    if nonempty_array(&am["roles"]) {
-        report(format!(
-            "{label}: allowed_mentions.roles allows role pings (mentions policy)"
-        ));
     }
 }
 
@@ -439,14 +429,14 @@ fn check_choices(data: &Value, label: &str, report: Report<'_>) {
 /// Checks an interaction callback body for the interaction kind it answers.
 pub(super) fn check_callback(
     body: &Value,
-    _kind: u8,
     label: &str,
     has_files: bool,
+    policy: Option<&MessagePolicy>,
     report: Report<'_>,
 ) {
     let data = &body["data"];
     match body["type"].as_u64() {
-        Some(4) => check_message(data, &Ctx::channel_create(label, has_files), report),
+        Some(4) => check_message(data, &Ctx::channel_create(label, has_files, policy), report),
         Some(7) => check_message(data, &Ctx::edit(label), report),
         Some(8) => check_choices(data, label, report),
         Some(9) => check_modal(data, label, report),

@@ -1,24 +1,44 @@
 //! A fake of Discord's gateway and REST API on 127.0.0.1, for driving the real serenity /
-//! poise client in tests and in `attune sandbox`.
+//! poise client in tests and sandboxes.
 //!
-//! This module owns:
+//! This crate owns:
 //! - the simulated world (users, guilds, channels: [`World`]) and everything that happens in it
 //!   (messages, registered commands, interactions and their callbacks);
 //! - one axum server per [`FakeDiscord`] that serves REST under `/api/v10/...` and the gateway
 //!   websocket at `/ws` on a single port;
-//! - realism checks on every request the bot makes: Discord's documented limits, the bot's
-//!   mentions policy and the request-body schemas of Discord's OpenAPI description. Problems are
-//!   collected as [`FakeDiscord::violations`] instead of panicking, and the bot still gets a
-//!   sensible answer, so a test can assert on them at the end;
+//! - realism checks on every request the bot makes: Discord's documented limits, the request-body
+//!   schemas of Discord's OpenAPI description, and whatever policy the bot's own project passes
+//!   in as [`FakeOptions::message_policy`]. Problems are collected as [`FakeDiscord::violations`]
+//!   instead of panicking, and the bot still gets a sensible answer, so a test can assert on them
+//!   at the end;
 //! - a user-level API ("alice runs /checkin", "bob clicks Yes") that sends interactions over the
 //!   gateway and waits for the bot's answer like a Discord client would;
 //! - fault injection (status codes, delays, connection resets, gateway drops) for reliability
 //!   tests.
 //!
-//! Connecting serenity (see `shared/discord/FAKE_DISCORD_NOTES.md` for why each line matters):
+//! It knows nothing of any particular bot: the world and the bot's own rules come from the
+//! caller.
+//!
+//! # Discord's OpenAPI description
+//!
+//! [`FakeOptions::default`] looks for the spec like this:
+//! 1. when the environment variable `ATTUNE_DISCORD_OPENAPI` is set, the file it names and
+//!    nothing else (so `ATTUNE_DISCORD_OPENAPI=/nonexistent` runs without the spec);
+//! 2. otherwise `../shared/discord/openapi.json` relative to the root of the Cargo workspace
+//!    this crate was built in (the nearest ancestor of the crate's manifest directory whose
+//!    `Cargo.toml` has a `[workspace]` table);
+//! 3. then `../shared/discord/openapi.json` relative to the current directory, for a binary run
+//!    away from its build tree.
+//!
+//! When there is none, a warning is logged once and only the hand-written limit checks run; set
+//! [`FakeOptions::openapi_path`] to `None` to skip the spec on purpose.
+//!
+//! # Connecting serenity
+//!
+//! See `shared/discord/FAKE_DISCORD_NOTES.md` for why each line matters:
 //!
 //! ```text
-//! let fake = FakeDiscord::start(World::couple_demo(), FakeOptions::default()).await?;
+//! let fake = FakeDiscord::start(world, FakeOptions::default()).await?;
 //! let http = HttpBuilder::new("fake-token")
 //!     .proxy(fake.http_url())          // REST and GET /gateway go to the fake
 //!     .ratelimiter_disabled(true)      // without this serenity ignores the proxy
@@ -29,7 +49,7 @@
 //! tokio::spawn(async move { client.start().await });
 //! fake.wait_ready(Duration::from_secs(10)).await?;
 //! fake.wait_commands_registered(Duration::from_secs(10)).await?;
-//! let reply = fake.run_command(ALICE, CHANNEL_US, "attune setup", vec![]).await?;
+//! let reply = fake.run_command(ALICE, CHANNEL, "setup", vec![]).await?;
 //! let invite = reply.message()?;
 //! fake.click_button(BOB, invite.id, &invite.button_id("Accept").unwrap()).await?;
 //! assert!(fake.violations().is_empty());
@@ -40,9 +60,6 @@
 //! violation); after a deferred callback (types 5 and 6) the call waits up to 10 s for the
 //! followup or edit. A type 6 that is never followed by anything visible therefore costs those
 //! 10 s and then yields the unchanged component message as [`Reply::Updated`].
-//!
-//! The module is compiled both inside the `attune` crate and in a stand-alone dev crate, so it
-//! only refers to its own items through `self::`/`super::` paths.
 
 mod gateway;
 mod interact;
@@ -65,7 +82,7 @@ use tokio::sync::{mpsc, Notify};
 
 pub use self::interact::{ModalInput, ModalView, Reply};
 pub use self::render::{Button, Select, SelectOption};
-pub use self::world::{demo_ids, FakeChannel, FakeGuild, FakeUser, World};
+pub use self::world::{FakeChannel, FakeGuild, FakeUser, World};
 
 use self::world::{Snowflakes, WorldIndex};
 
@@ -82,10 +99,13 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 #[derive(Clone, Debug)]
 pub struct FakeOptions {
     /// Discord's OpenAPI description used to validate request bodies; `None` keeps only the
-    /// hand-written limit checks.
+    /// hand-written limit checks. The default is found as the crate docs describe.
     pub openapi_path: Option<PathBuf>,
     /// How long the bot has for the first callback of an interaction (Discord: 3 s).
     pub interaction_deadline: Duration,
+    /// The bot's own rules for the messages it creates (a mentions policy, say); Discord itself
+    /// has none of these, so the default is `None`.
+    pub message_policy: Option<MessagePolicy>,
 }
 
 impl Default for FakeOptions {
@@ -93,7 +113,34 @@ impl Default for FakeOptions {
         FakeOptions {
             openapi_path: openapi::default_spec_path(),
             interaction_deadline: DEFAULT_INTERACTION_DEADLINE,
+            message_policy: None,
         }
+    }
+}
+
+/// A check run on the body of every message the bot creates: a channel message, an interaction
+/// followup, and the `data` of a type 4 callback (edits are not new messages and are not
+/// checked). Each string it returns becomes a violation, prefixed with the request's method and
+/// path.
+#[derive(Clone)]
+pub struct MessagePolicy(Arc<PolicyFn>);
+
+type PolicyFn = dyn Fn(&Value) -> Vec<String> + Send + Sync;
+
+impl MessagePolicy {
+    pub fn new(check: impl Fn(&Value) -> Vec<String> + Send + Sync + 'static) -> MessagePolicy {
+        MessagePolicy(Arc::new(check))
+    }
+
+    /// The problems `check` finds with one new message body.
+    pub fn check(&self, body: &Value) -> Vec<String> {
+        (self.0)(body)
+    }
+}
+
+impl std::fmt::Debug for MessagePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessagePolicy(..)")
     }
 }
 
