@@ -217,6 +217,8 @@ pub mod keys {
             INVITE_EVENING = "invite_evening";
             INVITE_NOW = "invite_now";
             QUESTION_LINE = "question_line" (question);
+            TODAY_QUESTION = "today_question" (question);
+            LIGHT_DAY_ON_LINE = "light_day_on_line";
             OPEN_UNTIL = "open_until" (at);
             POST_FOOTER = "post_footer";
             ANSWER = "answer" max 80;
@@ -234,6 +236,11 @@ pub mod keys {
             FEELINGS_PLACEHOLDER = "feelings_placeholder" max 150;
             GUESS_PLACEHOLDER = "guess_placeholder" max 150;
             NOTE_ADD = "note_add" max 80;
+            ANSWER_QUESTION = "answer_question" max 80;
+            ANSWER_LABEL = "answer_label" max 45;
+            LIGHT_DAY_ON = "light_day_on" max 80;
+            LIGHT_DAY_OFF = "light_day_off" max 80;
+            NOT_SAFE = "not_safe" max 80;
             NOTE_EDIT = "note_edit" max 80;
             SHARE_ON = "share_on" max 80;
             SHARE_OFF = "share_off" max 80;
@@ -266,6 +273,7 @@ pub mod keys {
             NEED_MOOD = "need_mood";
             NOTE_TOO_LONG = "note_too_long";
             ALREADY_OPEN = "already_open" (closes);
+            REVEAL_ANSWER = "reveal_answer" (answer);
         }
         micro {
             TEASER = "teaser" (person);
@@ -281,6 +289,41 @@ pub mod keys {
             ALREADY_ANSWERED = "already_answered";
             EMPTY = "empty";
             GENERIC_LABEL = "generic_label";
+            AGREEMENT_PROMPT = "agreement_prompt" (agreement, partner);
+        }
+        weekly {
+            TITLE = "title";
+            LEAD = "lead" (a, b);
+            INVITE = "invite";
+            OPEN_UNTIL = "open_until" (at);
+            FOOTER = "footer";
+            ANSWER = "answer" max 80;
+            SKIP = "skip" max 80;
+            CARD = "card" (closes);
+            QUESTION = "question" (theme, question);
+            ANSWERED = "answered" (answer);
+            UNANSWERED = "unanswered";
+            WRITE = "write" max 80;
+            DONE = "done" max 80;
+            NOT_SAFE = "not_safe" max 80;
+            MODAL_TITLE = "modal_title" max 45;
+            THEME_APPRECIATION = "theme_appreciation" max 45;
+            THEME_WENT_WELL = "theme_went_well" max 45;
+            THEME_TALK_ABOUT = "theme_talk_about" max 45;
+            THEME_NEED_AHEAD = "theme_need_ahead" max 45;
+            NEED_ONE = "need_one";
+            TOO_LONG = "too_long";
+            THANKS = "thanks" (closes);
+            SKIPPED = "skipped";
+            REVEAL_TITLE = "reveal_title";
+            REVEAL_BOTH = "reveal_both";
+            REVEAL_ONE = "reveal_one" (person);
+            REVEAL_NONE = "reveal_none";
+            REVEAL_PERSON = "reveal_person" (person);
+            REVEAL_ITEM = "reveal_item" (theme, answer);
+            REVEAL_PAUSED = "reveal_paused" (person);
+            REVEAL_SILENT = "reveal_silent" (person);
+            REVEAL_FOOTER = "reveal_footer";
         }
         common {
             SORRY = "sorry";
@@ -392,6 +435,23 @@ pub mod keys {
             MICRO_FEW = "micro_few";
             MICRO_DAILY = "micro_daily";
             RHYTHM = "rhythm" (window, reminder, quiet, micro, days, time, person, zone);
+            WEEKLY_LINE = "weekly_line" (day, time);
+            WEEKLY_OFF = "weekly_off";
+            APART_LINE = "apart_line";
+        }
+        care {
+            INTRO = "intro" (partner);
+            PLACEHOLDER = "placeholder" max 150;
+            WORDS = "words" max 100;
+            TIME = "time" max 100;
+            SERVICE = "service" max 100;
+            GIFTS = "gifts" max 100;
+            TOUCH = "touch" max 100;
+            SAVED = "saved" (partner);
+            CLEARED = "cleared";
+        }
+        help {
+            TITLE = "title";
         }
         privacy {
             EXPORT_HERE = "export_here";
@@ -404,17 +464,19 @@ pub mod keys {
             FORGOTTEN_NOTICE = "forgotten_notice" (who);
         }
         recap {
-            PRACTICE_NONE = "practice_none" (who);
-            PRACTICE_LINE = "practice_line" (who, checkins, days);
+            TOGETHER_NONE = "together_none";
+            TOGETHER_LINE = "together_line" (checkins, both);
             CHECKIN_ONE = "checkin_one";
             CHECKIN_MANY = "checkin_many" (n);
-            MICRO_LINE = "micro_line" (each);
+            MOMENTS_LINE = "moments_line" (moments);
+            MOMENT_ONE = "moment_one";
+            MOMENT_MANY = "moment_many" (n);
             REPAIRS_TOGETHER = "repairs_together" (repairs);
             REPAIR_ONE = "repair_one";
             REPAIR_MANY = "repair_many" (n);
             REPAIRS_PARTIAL = "repairs_partial" (started, done);
             AGREEMENTS = "agreements" (made, revisited);
-            READING_LINE = "reading_line" (who, other, spot, close, guesses);
+            READING_TOGETHER = "reading_together" (good, guesses);
             GUESS_ONE = "guess_one";
             GUESS_MANY = "guess_many" (n);
             READING_NONE = "reading_none";
@@ -443,6 +505,12 @@ pub mod keys {
             ONE_DAY = "one_day";
             N_DAYS = "n_days" (n);
             PARTNER_N = "partner_n" (n);
+            MINE = "mine" max 80;
+            MINE_TITLE = "mine_title";
+            MINE_BODY = "mine_body" (checkins, days, moments);
+            MINE_NONE = "mine_none";
+            MINE_READS = "mine_reads" (partner, spot, close, guesses);
+            MINE_FOOTER = "mine_footer";
             MOOD_1 = "mood_1";
             MOOD_2 = "mood_2";
             MOOD_3 = "mood_3";
@@ -474,27 +542,27 @@ pub mod keys {
             REGULATE_LEAD_BOTH = "regulate_lead_both" (waiting);
             REGULATE_TAP = "regulate_tap";
             CALM = "calm" max 80;
-            FLOODED = "flooded" max 80;
+            STIRRED = "stirred" max 80;
             BREATHER_LEAD = "breather_lead";
             BREATHER_TITLE = "breather_title";
             BREATHER_BODY = "breather_body" (break_note);
             RATE_AGAIN = "rate_again" max 80;
-            OWN_LEAD = "own_lead" (i, p);
+            OWN_LEAD = "own_lead" (owner, hurt);
             WRITE_OWN = "write_own" max 80;
-            OWNS_THEIR_PART = "owns_their_part" (i, own);
-            FELT_LEAD = "felt_lead" (p);
+            OWNS_THEIR_PART = "owns_their_part" (owner, own);
+            FELT_LEAD = "felt_lead" (hurt);
             WRITE_FELT = "write_felt" max 80;
-            WHAT_IT_WAS_LIKE = "what_it_was_like" (p, felt);
-            NOT_QUITE_MISSING = "not_quite_missing" (p, missing);
+            WHAT_IT_WAS_LIKE = "what_it_was_like" (hurt, felt);
+            NOT_QUITE_MISSING = "not_quite_missing" (hurt, missing);
             TRY_N = "try_n" (n, max);
-            REFLECT_LEAD = "reflect_lead" (i);
+            REFLECT_LEAD = "reflect_lead" (owner);
             WRITE_REFLECT = "write_reflect" max 80;
-            CONFIRM_BODY = "confirm_body" (i, reflection);
+            CONFIRM_BODY = "confirm_body" (owner, reflection);
             CONFIRM_AT_LIMIT = "confirm_at_limit" (n);
             GO_ON = "go_on" max 80;
             NOT_QUITE = "not_quite" max 80;
             HEARD = "heard" max 80;
-            CONFIRM_LEAD = "confirm_lead" (p);
+            CONFIRM_LEAD = "confirm_lead" (hurt);
             PROPOSES = "proposes" (who, line);
             NEXT_TIME_HOW = "next_time_how";
             NEXT_TIME_LEAD_ONE = "next_time_lead_one" (waiting);
@@ -504,6 +572,7 @@ pub mod keys {
             PICK_BODY = "pick_body" (i, first, p, second);
             KEEP_1 = "keep_1" max 80;
             KEEP_2 = "keep_2" max 80;
+            KEEP_BOTH = "keep_both" max 80;
             NEW_LINES = "new_lines" max 80;
             AGREE_LEAD = "agree_lead" (other, by);
             AGREE = "agree" max 80;
@@ -513,9 +582,8 @@ pub mod keys {
             DISTANT = "distant" max 80;
             CLOSE = "close" max 80;
             SUMMARY_WENT_ON = "summary_went_on";
-            SUMMARY_HEARD = "summary_heard" (p);
-            SUMMARY_HEARD_AFTER = "summary_heard_after" (p, n);
-            SUMMARY_BODY = "summary_body" (i, p, heard);
+            SUMMARY_HEARD = "summary_heard" (hurt);
+            SUMMARY_BODY = "summary_body" (owner, hurt, heard);
             SUMMARY_AGREED = "summary_agreed" (agreement, at);
             SUMMARY_TITLE = "summary_title";
             SUMMARY_FOOTER = "summary_footer";
@@ -566,7 +634,7 @@ pub mod keys {
             STEP_MOVED_ON = "step_moved_on";
             CARRYING_ON = "carrying_on";
             LEAD_BACK = "lead_back" (person);
-            LEAD_BREAK = "lead_break" (person);
+            LEAD_BREAK = "lead_break";
             LEAD_READY = "lead_ready" (person);
             LEAD_RATED = "lead_rated";
             LEAD_RATE_AGAIN = "lead_rate_again";
@@ -580,6 +648,28 @@ pub mod keys {
             NUDGE = "nudge" (closes);
             POINTER = "pointer" (by, since);
             WELCOME_BACK = "welcome_back";
+            INVITED_LEAD_HURT = "invited_lead_hurt" (p, i);
+            INVITED_BODY_HURT = "invited_body_hurt" (i, p, resources);
+            CHOOSE = "choose";
+            CHOOSE_OWN = "choose_own" max 80;
+            CHOOSE_HURT = "choose_hurt" max 80;
+            HURT_MOMENT_TITLE = "hurt_moment_title" max 45;
+            RECHECK_LEAD_ONE = "recheck_lead_one" (waiting);
+            RECHECK_LEAD_BOTH = "recheck_lead_both" (waiting);
+            RECHECK_TITLE = "recheck_title";
+            SETTLE = "settle";
+            SETTLE_GO_ON = "settle_go_on" max 80;
+            NOT_SAFE = "not_safe" max 80;
+            EMPATHY_LEAD = "empathy_lead" (owner, hurt);
+            WRITE_EMPATHY = "write_empathy" max 80;
+            EMPATHY_LABEL = "empathy_label" max 45;
+            EMPATHY_SHOWN = "empathy_shown" (owner, empathy);
+            PICK_BOTH_BODY = "pick_both_body" (first, second);
+            OTHER_WAY = "other_way" max 80;
+            OTHER_WAY_LEAD = "other_way_lead" (person);
+            SUMMARY_BOTH_WAYS = "summary_both_ways";
+            STAYS_PRIVATE = "stays_private";
+            WORRYING = "worrying";
         }
     }
 }

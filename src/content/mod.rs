@@ -85,6 +85,7 @@ pub const REPAIR_STEPS: &[&str] = &[
     "own_it",
     "share",
     "reflect",
+    "empathy",
     "next_time",
     "close",
     "revisit",
@@ -195,6 +196,7 @@ pub struct RepairTexts {
     pub own_it: RepairStep,
     pub share: RepairStep,
     pub reflect: RepairStep,
+    pub empathy: RepairStep,
     pub next_time: RepairStep,
     pub close: RepairStep,
     pub revisit: RepairStep,
@@ -202,12 +204,13 @@ pub struct RepairTexts {
 
 impl RepairTexts {
     /// Every step with its name, in flow order (the order of [`REPAIR_STEPS`]).
-    pub fn steps(&self) -> [(&'static str, &RepairStep); 7] {
+    pub fn steps(&self) -> [(&'static str, &RepairStep); 8] {
         [
             ("regulate", &self.regulate),
             ("own_it", &self.own_it),
             ("share", &self.share),
             ("reflect", &self.reflect),
+            ("empathy", &self.empathy),
             ("next_time", &self.next_time),
             ("close", &self.close),
             ("revisit", &self.revisit),
@@ -228,6 +231,7 @@ impl RepairTexts {
             "own_it" => Some(&mut self.own_it),
             "share" => Some(&mut self.share),
             "reflect" => Some(&mut self.reflect),
+            "empathy" => Some(&mut self.empathy),
             "next_time" => Some(&mut self.next_time),
             "close" => Some(&mut self.close),
             "revisit" => Some(&mut self.revisit),
@@ -616,4 +620,50 @@ pub(crate) fn copy_file_of(key: &str) -> String {
         other => other,
     };
     format!("content/text-{file}.toml")
+}
+
+/// What someone's words may suggest, from the host-editable lists in `[signals]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Danger,
+    SelfHarm,
+}
+
+impl Library {
+    /// Whether `text` holds a phrase of the signal lists, matched case-insensitively on word
+    /// boundaries (curly apostrophes read as straight ones). Used only to show the writer a
+    /// private note; the result is never stored.
+    pub fn signal_in(&self, text: &str) -> Option<Signal> {
+        let norm = |s: &str| -> String {
+            let lowered = s.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
+            let spaced: String = lowered
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || c == '\'' {
+                        c
+                    } else {
+                        ' '
+                    }
+                })
+                .collect();
+            format!(
+                " {} ",
+                spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+            )
+        };
+        let hay = norm(text);
+        let hit = |list: &[String]| {
+            list.iter().any(|p| {
+                let needle = norm(p);
+                needle.trim().len() >= 3 && hay.contains(&needle)
+            })
+        };
+        if hit(&self.signals.self_harm) {
+            Some(Signal::SelfHarm)
+        } else if hit(&self.signals.danger) {
+            Some(Signal::Danger)
+        } else {
+            None
+        }
+    }
 }

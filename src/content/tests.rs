@@ -64,6 +64,7 @@ fn tiny() -> Library {
             own_it: step("own_it"),
             share: step("share"),
             reflect: step("reflect"),
+            empathy: step("empathy"),
             next_time: step("next_time"),
             close: step("close"),
             revisit: step("revisit"),
@@ -552,7 +553,7 @@ fn load_dir_reports_missing_parts_once() {
         "{}",
         show(&errors)
     );
-    // 17 empty concepts + 3 slots + 6 categories + 7 steps + safety, 18 concepts without a
+    // 17 empty concepts + 3 slots + 6 categories + 8 steps + safety, 18 concepts without a
     // label, and the sizes a year needs: 3 slots, the prompts, 5 ways of caring, 4 themes.
     assert!(
         has(&errors, Some("bids"), "no [concept.NAME] label"),
@@ -561,7 +562,7 @@ fn load_dir_reports_missing_parts_once() {
     );
     assert_eq!(
         errors.len(),
-        17 + 3 + 6 + 7 + 1 + 18 + 13,
+        17 + 3 + 6 + 8 + 1 + 18 + 13,
         "{}",
         show(&errors)
     );
@@ -593,7 +594,7 @@ fn summary_counts_every_concept_slot_and_category() {
     {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
-    assert!(text.contains("Repair steps: 7 of 7"), "{text}");
+    assert!(text.contains("Repair steps: 8 of 8"), "{text}");
     assert!(text.contains("Safety texts: 3 of 3"), "{text}");
 }
 
@@ -606,5 +607,24 @@ fn errors_display_all_problems() {
     assert_eq!(
         errors.to_string(),
         "2 problems in the content library:\n  content/micro.toml, entry bc-03: text is empty\n  content: the [safety] table is missing"
+    );
+}
+
+#[test]
+fn signals_match_whole_phrases_only() {
+    let lib = Library::builtin();
+    assert_eq!(
+        lib.signal_in("Sometimes I want to END MY LIFE."),
+        Some(Signal::SelfHarm)
+    );
+    assert_eq!(
+        lib.signal_in("I\u{2019}m scared of him when he drinks"),
+        Some(Signal::Danger)
+    );
+    assert_eq!(lib.signal_in("I hit the gym and felt great"), None);
+    assert_eq!(
+        lib.signal_in("a suicidally boring meeting"),
+        None,
+        "whole words only"
     );
 }

@@ -61,7 +61,8 @@ async fn answer(ctx: Ctx<'_>, a: Answer) -> Result<(), BotError> {
 #[poise::command(
     slash_command,
     subcommands(
-        "setup", "timezone", "schedule", "pause", "resume", "status", "export", "forget", "leave"
+        "setup", "timezone", "schedule", "care", "pause", "resume", "status", "help", "export",
+        "forget", "leave"
     ),
     subcommand_required
 )]
@@ -111,6 +112,19 @@ pub async fn status(ctx: Ctx<'_>) -> Result<(), BotError> {
     answer(ctx, a).await
 }
 
+/// Choose, privately, how you like to receive care.
+#[poise::command(slash_command)]
+pub async fn care(ctx: Ctx<'_>) -> Result<(), BotError> {
+    let a = flows::care::command(&ctx.data().state, &who(&ctx), &here(&ctx)).await?;
+    answer(ctx, a).await
+}
+
+/// What Attune is and isn't, how to pause or erase, and where to find help (only you see it).
+#[poise::command(slash_command)]
+pub async fn help(ctx: Ctx<'_>) -> Result<(), BotError> {
+    answer(ctx, flows::onboarding::help(&ctx.data().state.content)).await
+}
+
 /// Unlink the two of you from this channel (asks first).
 #[poise::command(slash_command)]
 pub async fn leave(ctx: Ctx<'_>) -> Result<(), BotError> {
@@ -147,6 +161,42 @@ pub enum MicroChoice {
     Few,
     #[name = "daily"]
     Daily,
+}
+
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+pub enum WeeklyChoice {
+    #[name = "off"]
+    Off,
+    #[name = "on the recap's day"]
+    RecapDay,
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+pub enum LivingChoice {
+    #[name = "together"]
+    Together,
+    #[name = "apart (calls and messages)"]
+    Apart,
+}
+
+fn weekday_of(d: DayChoice) -> chrono::Weekday {
+    use chrono::Weekday;
+    match d {
+        DayChoice::Monday => Weekday::Mon,
+        DayChoice::Tuesday => Weekday::Tue,
+        DayChoice::Wednesday => Weekday::Wed,
+        DayChoice::Thursday => Weekday::Thu,
+        DayChoice::Friday => Weekday::Fri,
+        DayChoice::Saturday => Weekday::Sat,
+        DayChoice::Sunday => Weekday::Sun,
+    }
 }
 
 #[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
@@ -199,8 +249,13 @@ pub async fn schedule(
     #[description = "The time for your weekly recap, like 18:00"]
     #[max_length = 10]
     recap_time: Option<String>,
+    #[description = "The day for your weekly check-in, or off"] weekly: Option<WeeklyChoice>,
+    #[description = "The time for your weekly check-in, like 10:00"]
+    #[max_length = 10]
+    weekly_time: Option<String>,
+    #[description = "Do you live together, or apart?"] living: Option<LivingChoice>,
 ) -> Result<(), BotError> {
-    use chrono::Weekday;
+    use flows::settings::WeeklyDay;
     let input = flows::settings::ScheduleInput {
         morning,
         evening,
@@ -216,16 +271,21 @@ pub async fn schedule(
             MicroChoice::Few => MicroFrequency::Few,
             MicroChoice::Daily => MicroFrequency::Daily,
         }),
-        recap_day: recap_day.map(|d| match d {
-            DayChoice::Monday => Weekday::Mon,
-            DayChoice::Tuesday => Weekday::Tue,
-            DayChoice::Wednesday => Weekday::Wed,
-            DayChoice::Thursday => Weekday::Thu,
-            DayChoice::Friday => Weekday::Fri,
-            DayChoice::Saturday => Weekday::Sat,
-            DayChoice::Sunday => Weekday::Sun,
-        }),
+        recap_day: recap_day.map(weekday_of),
         recap_time,
+        weekly: weekly.map(|w| match w {
+            WeeklyChoice::Off => WeeklyDay::Off,
+            WeeklyChoice::RecapDay => WeeklyDay::RecapDay,
+            WeeklyChoice::Monday => WeeklyDay::Day(weekday_of(DayChoice::Monday)),
+            WeeklyChoice::Tuesday => WeeklyDay::Day(weekday_of(DayChoice::Tuesday)),
+            WeeklyChoice::Wednesday => WeeklyDay::Day(weekday_of(DayChoice::Wednesday)),
+            WeeklyChoice::Thursday => WeeklyDay::Day(weekday_of(DayChoice::Thursday)),
+            WeeklyChoice::Friday => WeeklyDay::Day(weekday_of(DayChoice::Friday)),
+            WeeklyChoice::Saturday => WeeklyDay::Day(weekday_of(DayChoice::Saturday)),
+            WeeklyChoice::Sunday => WeeklyDay::Day(weekday_of(DayChoice::Sunday)),
+        }),
+        weekly_time,
+        apart: living.map(|l| matches!(l, LivingChoice::Apart)),
     };
     let a = flows::settings::schedule(&ctx.data().state, &who(&ctx), &here(&ctx), &input).await?;
     answer(ctx, a).await

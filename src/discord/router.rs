@@ -8,7 +8,7 @@ use poise::serenity_prelude as serenity;
 use serenity::{ComponentInteraction, CreateInteractionResponse, FullEvent, Interaction};
 
 use super::{render, BotError, Data};
-use crate::domain::custom_id::{CheckinAction, CustomId};
+use crate::domain::custom_id::{CheckinAction, CustomId, PersonalAction};
 use crate::flows::{self, Answer, FlowError, Here, Reply, Who};
 use crate::metrics::{InteractionKind, Outcome};
 
@@ -148,6 +148,12 @@ async fn route(
         Ok(CustomId::Forget(_, action)) => flows::privacy::forget_choice(st, who, action).await,
         Ok(CustomId::Micro(id, action)) => flows::micro::press(st, who, here, id, action).await,
         Ok(CustomId::Repair(id, action)) => flows::repair::press(st, who, here, id, action).await,
+        Ok(CustomId::Personal(id, PersonalAction::Care)) => {
+            flows::care::choose(st, who, here, id, values).await
+        }
+        Ok(CustomId::Personal(id, PersonalAction::MyNumbers)) => {
+            flows::recap::mine(st, who, here, id).await
+        }
     }
 }
 
@@ -162,6 +168,14 @@ async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, data
                 let note = modal_value(&mi.data.components, flows::checkin::NOTE_FIELD)
                     .unwrap_or_default();
                 flows::checkin::note(st, &who, &here, id, &note).await
+            }
+            Ok(CustomId::Checkin(id, CheckinAction::WeeklyModal)) => {
+                // Only the boxes the request had come back; a missing one is left as it was.
+                let answers: Vec<(&str, String)> = crate::content::WEEKLY_THEMES
+                    .iter()
+                    .filter_map(|t| modal_value(&mi.data.components, t).map(|v| (*t, v)))
+                    .collect();
+                flows::weekly::write(st, &who, &here, id, &answers).await
             }
             Ok(CustomId::Repair(id, action)) => {
                 let text = modal_value(&mi.data.components, flows::repair::view::INPUT)

@@ -48,10 +48,20 @@ actions!(CheckinAction {
     ShareNote => "share",
     Submit => "submit",
     Edit => "edit",
+    // A gentler day, and the private way out.
+    LightDay => "light",
+    NotSafe => "unsafe",
+    // The weekly check-in's answers (one request with a box per theme).
+    WeeklyWrite => "wkwrite",
+    WeeklyModal => "wkmodal",
 });
 actions!(RepairAction {
-    // The `/repair` modal, and sharing the moment it named.
+    // The `/repair` chooser (own something, or be heard about a hurt), its two modals, and
+    // sharing the moment it named. `Start` is the "own something" modal (as in 0.1).
+    ChooseOwn => "chooseown",
+    ChooseHurt => "choosehurt",
     Start => "start",
+    StartHurt => "starthurt",
     ShareMoment => "momentshare",
     // The invitation.
     Ready => "ready",
@@ -63,6 +73,10 @@ actions!(RepairAction {
     Calm4 => "act4",
     Calm5 => "act5",
     RateAgain => "rerate",
+    // After a high rating, privately: "I can go on" (or a break).
+    Settled => "settled",
+    // "I don't feel safe": stops the flow quietly, at any step.
+    NotSafe => "unsafe",
     // A break or a pause, at any open step, and coming back early.
     Pause => "pause",
     Break20 => "brk20",
@@ -90,12 +104,17 @@ actions!(RepairAction {
     SubmitMissing => "missingmodal",
     ShareMissing => "missingshare",
     GoOn => "goon",
+    // Empathy (owner): a few words that the feelings make sense.
+    WriteEmpathy => "empathy",
+    SubmitEmpathy => "empathymodal",
+    ShareEmpathy => "empathyshare",
     // Next time: each proposes a line, one picks, the other confirms.
     WritePlan => "plan",
     SubmitPlan => "planmodal",
     SharePlan => "planshare",
     PickFirst => "pick1",
     PickSecond => "pick2",
+    PickBoth => "pickboth",
     NewLines => "newlines",
     Agree => "agree",
     NotThis => "notthis",
@@ -109,9 +128,18 @@ actions!(RepairAction {
     RevisitWell => "revwell",
     RevisitMixed => "revmixed",
     RevisitHard => "revhard",
+    // After a completed round: another round, the other way.
+    OtherWay => "otherway",
 });
 
 actions!(ForgetAction { Confirm => "confirm", Cancel => "cancel" });
+// What a partner does for themselves only, in their couple.
+actions!(PersonalAction {
+    // The ways they like to receive care (a menu).
+    Care => "care",
+    // Their own numbers of the week, from the recap.
+    MyNumbers => "numbers",
+});
 actions!(MicroAction {
     Open => "open",
     Done => "done",
@@ -129,6 +157,8 @@ pub enum CustomId {
     /// who clicks, so a forged id can do nothing another click could not.
     Forget(Uuid, ForgetAction),
     Repair(RepairId, RepairAction),
+    /// The uuid is the couple's; the act is always on the person who clicks.
+    Personal(CoupleId, PersonalAction),
 }
 
 /// What a custom id asks for, without the row it names: how tests and the sandbox find a
@@ -141,6 +171,7 @@ pub enum Act {
     Micro(MicroAction),
     Forget(ForgetAction),
     Repair(RepairAction),
+    Personal(PersonalAction),
 }
 
 impl Act {
@@ -153,6 +184,7 @@ impl Act {
         v.extend(MicroAction::ALL.iter().map(|a| Act::Micro(*a)));
         v.extend(ForgetAction::ALL.iter().map(|a| Act::Forget(*a)));
         v.extend(RepairAction::ALL.iter().map(|a| Act::Repair(*a)));
+        v.extend(PersonalAction::ALL.iter().map(|a| Act::Personal(*a)));
         v
     }
 
@@ -165,6 +197,7 @@ impl Act {
             Act::Micro(a) => CustomId::Micro(MicroId(id), a),
             Act::Forget(a) => CustomId::Forget(id, a),
             Act::Repair(a) => CustomId::Repair(RepairId(id), a),
+            Act::Personal(a) => CustomId::Personal(CoupleId(id), a),
         }
     }
 }
@@ -192,6 +225,7 @@ impl CustomId {
             CustomId::Micro(id, a) => ("mic", id.0, a.as_str()),
             CustomId::Forget(id, a) => ("forget", id, a.as_str()),
             CustomId::Repair(id, a) => ("rep", id.0, a.as_str()),
+            CustomId::Personal(id, a) => ("me", id.0, a.as_str()),
         }
     }
 
@@ -208,6 +242,7 @@ impl CustomId {
             CustomId::Micro(_, a) => Act::Micro(a),
             CustomId::Forget(_, a) => Act::Forget(a),
             CustomId::Repair(_, a) => Act::Repair(a),
+            CustomId::Personal(_, a) => Act::Personal(a),
         }
     }
 }
@@ -262,6 +297,10 @@ impl FromStr for CustomId {
                 uuid,
                 ForgetAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
             ),
+            "me" => CustomId::Personal(
+                CoupleId(uuid),
+                PersonalAction::parse(action).ok_or(CustomIdError::UnknownAction)?,
+            ),
             _ => return Err(CustomIdError::UnknownKind),
         };
         Ok(parsed)
@@ -285,7 +324,7 @@ mod tests {
             .iter()
             .map(|i| i.to_string().split(':').next().unwrap().to_string())
             .collect();
-        assert_eq!(kinds.len(), 6, "{kinds:?}");
+        assert_eq!(kinds.len(), 7, "{kinds:?}");
         for id in ids {
             assert_eq!(id.act().on(Uuid::nil()).act(), id.act());
             let s = id.encode();

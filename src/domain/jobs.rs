@@ -33,6 +33,12 @@ pub enum Job {
         user: PersonId,
         local_date: NaiveDate,
     },
+    /// Open the couple's weekly check-in for one ISO week (in the home zone).
+    WeeklyCheckin {
+        couple: Uuid,
+        iso_year: i32,
+        iso_week: u32,
+    },
     /// Post the couple's weekly recap for one ISO week (of the recap day, in the home zone).
     WeeklyRecap {
         couple: Uuid,
@@ -65,6 +71,10 @@ pub enum Job {
         repair: Uuid,
         agreement: Uuid,
         attempt: u8,
+        /// Which of the revisits (0: the first, days after; then later ones). Jobs of 0.1
+        /// have none: the first.
+        #[serde(default)]
+        visit: u8,
     },
 }
 
@@ -84,6 +94,7 @@ impl Job {
             Job::CheckinRemind { .. } => "checkin_remind",
             Job::CheckinReveal { .. } => "checkin_reveal",
             Job::MicroPost { .. } => "micro_post",
+            Job::WeeklyCheckin { .. } => "weekly_checkin",
             Job::WeeklyRecap { .. } => "weekly_recap",
             Job::RepairReturn { .. } => "repair_return",
             Job::RepairRemind { .. } => "repair_remind",
@@ -98,6 +109,7 @@ impl Job {
             | Job::CheckinRemind { couple, .. }
             | Job::CheckinReveal { couple, .. }
             | Job::MicroPost { couple, .. }
+            | Job::WeeklyCheckin { couple, .. }
             | Job::WeeklyRecap { couple, .. }
             | Job::RepairReturn { couple, .. }
             | Job::RepairRemind { couple, .. }
@@ -112,6 +124,7 @@ impl Job {
             | Job::CheckinRemind { user, .. }
             | Job::MicroPost { user, .. } => Some(*user),
             Job::CheckinReveal { .. }
+            | Job::WeeklyCheckin { .. }
             | Job::WeeklyRecap { .. }
             | Job::RepairReturn { .. }
             | Job::RepairRemind { .. }
@@ -136,6 +149,11 @@ impl Job {
                 user,
                 local_date,
             } => format!("micro:{couple}:{user}:{local_date}"),
+            Job::WeeklyCheckin {
+                couple,
+                iso_year,
+                iso_week,
+            } => format!("weekly:{couple}:{iso_year}-W{iso_week:02}"),
             Job::WeeklyRecap {
                 couple,
                 iso_year,
@@ -151,8 +169,17 @@ impl Job {
                 repair, version, ..
             } => format!("repair-expire:{repair}:{version}"),
             Job::AgreementRevisit {
-                agreement, attempt, ..
+                agreement,
+                attempt,
+                visit: 0,
+                ..
             } => format!("revisit:{agreement}:{attempt}"),
+            Job::AgreementRevisit {
+                agreement,
+                attempt,
+                visit,
+                ..
+            } => format!("revisit:{agreement}:v{visit}:{attempt}"),
         }
     }
 
@@ -178,11 +205,20 @@ impl Job {
             }
             Job::CheckinPost { .. }
             | Job::MicroPost { .. }
+            | Job::WeeklyCheckin { .. }
             | Job::WeeklyRecap { .. }
             | Job::RepairReturn { .. }
             | Job::RepairRemind { .. }
             | Job::RepairExpire { .. }
             | Job::AgreementRevisit { .. } => None,
+        }
+    }
+
+    pub fn weekly_checkin(couple: CoupleId, week: IsoWeek) -> Job {
+        Job::WeeklyCheckin {
+            couple: couple.0,
+            iso_year: week.year(),
+            iso_week: week.week(),
         }
     }
 
@@ -263,6 +299,19 @@ mod tests {
                 repair: r,
                 agreement: a,
                 attempt: 0,
+                visit: 0,
+            },
+            Job::AgreementRevisit {
+                couple: c,
+                repair: r,
+                agreement: a,
+                attempt: 0,
+                visit: 1,
+            },
+            Job::WeeklyCheckin {
+                couple: c,
+                iso_year: 2026,
+                iso_week: 49,
             },
         ];
         let mut keys = std::collections::HashSet::new();

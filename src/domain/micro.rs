@@ -31,6 +31,27 @@ pub fn day_has_prompt(freq: MicroFrequency, rng: &mut StdRng) -> bool {
     }
 }
 
+/// How often a scheduled nudge brings back a recent agreement instead of a prompt.
+pub const AGREEMENT_CHANCE: f64 = 0.2;
+/// How recent an agreement must be to come back, and how far apart its returns are.
+pub const AGREEMENT_FRESH_DAYS: i64 = 60;
+pub const AGREEMENT_GAP_DAYS: i64 = 14;
+
+/// The prompt id of a nudge that brings back an agreement (not a library prompt).
+pub const AGREEMENT_PREFIX: &str = "agreement:";
+
+/// Whether today's nudge brings back the couple's latest agreement: now and then, never
+/// within two weeks of the last time, and only while the agreement is recent.
+pub fn brings_back_agreement(
+    rng: &mut StdRng,
+    agreed_days_ago: i64,
+    last_brought_days_ago: Option<i64>,
+) -> bool {
+    (1..=AGREEMENT_FRESH_DAYS).contains(&agreed_days_ago)
+        && last_brought_days_ago.is_none_or(|d| d >= AGREEMENT_GAP_DAYS)
+        && rng.random_bool(AGREEMENT_CHANCE)
+}
+
 /// How far a prompt keeps from a check-in, so the two never stack.
 pub const CHECKIN_GAP_MINUTES: i64 = 60;
 
@@ -91,18 +112,72 @@ pub fn shuffled(ids: &[String], rng: &mut StdRng) -> Vec<String> {
 }
 
 /// Takes the next prompt from the bag: the first whose concept differs from the last one
-/// shown and which is not `exclude`. Returns `None` when no such prompt is left in the bag
-/// (the caller then tops the bag up with a fresh shuffle and draws again).
+/// shown, which is not `exclude` and which `fits`. Returns `None` when no such prompt is left
+/// in the bag (the caller then tops the bag up with a fresh shuffle and draws again).
 pub fn draw<'a>(
     remaining: &mut Vec<String>,
     last_concept: Option<&str>,
     exclude: Option<&str>,
     concept_of: impl Fn(&str) -> Option<&'a str>,
+    fits: impl Fn(&str) -> bool,
 ) -> Option<String> {
     let pos = remaining.iter().position(|id| {
-        Some(id.as_str()) != exclude && concept_of(id).is_some() && concept_of(id) != last_concept
+        Some(id.as_str()) != exclude
+            && concept_of(id).is_some()
+            && concept_of(id) != last_concept
+            && fits(id)
     })?;
     Some(remaining.remove(pos))
+}
+
+/// What a prompt is, for deciding whether it fits a person today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tags<'a> {
+    /// light or deeper.
+    pub tier: &'a str,
+    /// any, together or apart.
+    pub setting: &'a str,
+    /// For love-language prompts: the way of caring it draws on.
+    pub care: Option<&'a str>,
+}
+
+/// What fits the person a prompt goes to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fit {
+    /// They marked today as a light day: light prompts only.
+    pub light: bool,
+    /// The couple lives apart: nothing that needs a room together; otherwise nothing made
+    /// for calls and messages.
+    pub apart: bool,
+    /// How their partner likes to receive care (empty: not said, any way fits).
+    pub partner_care: Vec<String>,
+}
+
+impl Fit {
+    pub fn admits(&self, t: Tags<'_>) -> bool {
+        if self.light && t.tier != "light" {
+            return false;
+        }
+        let setting_ok = match t.setting {
+            "together" => !self.apart,
+            "apart" => self.apart,
+            _ => true,
+        };
+        let care_ok = match t.care {
+            Some(c) => self.partner_care.is_empty() || self.partner_care.iter().any(|x| x == c),
+            None => true,
+        };
+        setting_ok && care_ok
+    }
+
+    /// The same fit without the day's and the partner's preferences (setting kept): what is
+    /// drawn when nothing stricter is left in the library.
+    pub fn relaxed(&self) -> Fit {
+        Fit {
+            apart: self.apart,
+            ..Fit::default()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -156,6 +231,61 @@ mod tests {
     }
 
     #[test]
+    fn agreements_come_back_now_and_then_while_recent() {
+        let hits = (0..1000u32)
+            .filter(|d| brings_back_agreement(&mut rng_for(5, &[&d.to_le_bytes()]), 10, None))
+            .count();
+        assert!((120..=280).contains(&hits), "about one in five: {hits}");
+        let mut rng = rng_for(5, &[]);
+        assert!(
+            !(0..50).any(|_| brings_back_agreement(&mut rng, 90, None)),
+            "too old"
+        );
+        assert!(
+            !(0..50).any(|_| brings_back_agreement(&mut rng, 10, Some(3))),
+            "too soon"
+        );
+    }
+
+    #[test]
+    fn fit_follows_the_day_the_distance_and_the_partner() {
+        let tags = |tier, setting, care| Tags {
+            tier,
+            setting,
+            care,
+        };
+        let usual = Fit::default();
+        assert!(usual.admits(tags("deeper", "together", None)));
+        assert!(
+            !usual.admits(tags("light", "apart", None)),
+            "calls are for couples apart"
+        );
+        let light = Fit {
+            light: true,
+            ..Fit::default()
+        };
+        assert!(!light.admits(tags("deeper", "any", None)));
+        assert!(light.admits(tags("light", "any", None)));
+        let apart = Fit {
+            apart: true,
+            ..Fit::default()
+        };
+        assert!(!apart.admits(tags("light", "together", None)));
+        assert!(apart.admits(tags("light", "apart", None)));
+        let words = Fit {
+            partner_care: vec!["words".into()],
+            ..Fit::default()
+        };
+        assert!(words.admits(tags("light", "any", Some("words"))));
+        assert!(!words.admits(tags("light", "any", Some("gifts"))));
+        assert!(
+            usual.admits(tags("light", "any", Some("gifts"))),
+            "not said: any way"
+        );
+        assert_eq!(light.relaxed(), Fit::default());
+    }
+
+    #[test]
     fn bag_never_repeats_and_never_stacks_a_concept() {
         let ids: Vec<String> = (0..24).map(|i| format!("p{i}")).collect();
         let concept = |id: &str| -> Option<&'static str> {
@@ -167,11 +297,11 @@ mod tests {
         let mut last: Option<&str> = None;
         let mut seen = HashSet::new();
         for _ in 0..ids.len() {
-            let id = match draw(&mut bag, last, None, concept) {
+            let id = match draw(&mut bag, last, None, concept, |_| true) {
                 Some(id) => id,
                 None => {
                     bag.extend(shuffled(&ids, &mut rng));
-                    draw(&mut bag, last, None, concept).unwrap()
+                    draw(&mut bag, last, None, concept, |_| true).unwrap()
                 }
             };
             assert_ne!(concept(&id), last);

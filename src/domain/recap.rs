@@ -322,6 +322,10 @@ impl PartnerRecap {
 pub struct Recap {
     pub period: Period,
     pub partners: Vec<PartnerRecap>,
+    /// Rounds with at least one answer in the period, and those both partners answered:
+    /// what the two of you did together, for the public recap.
+    pub rounds: u32,
+    pub rounds_together: u32,
     pub repairs_started: u32,
     pub repairs_completed: u32,
     pub agreements_made: u32,
@@ -409,9 +413,37 @@ pub fn aggregate(data: &WeekData) -> Recap {
             }
         })
         .collect();
+    let in_period = |a: &RevealedAnswer| {
+        let zone = data
+            .partners
+            .iter()
+            .find(|p| p.user == a.user)
+            .map_or(Tz::UTC, |p| p.zone);
+        data.period
+            .index(a.day.unwrap_or_else(|| local_date(zone, a.at)))
+            .is_some()
+    };
+    let mut rounds = 0;
+    let mut rounds_together = 0;
+    for round in &data.rounds {
+        let mut who: Vec<PersonId> = Vec::new();
+        for a in round.answers.iter().filter(|a| in_period(a)) {
+            if !who.contains(&a.user) {
+                who.push(a.user);
+            }
+        }
+        if !who.is_empty() {
+            rounds += 1;
+        }
+        if who.len() >= 2 {
+            rounds_together += 1;
+        }
+    }
     Recap {
         period: data.period,
         partners,
+        rounds,
+        rounds_together,
         repairs_started: data.extras.repairs_started,
         repairs_completed: data.extras.repairs_completed,
         agreements_made: data.extras.agreements_made,

@@ -3,26 +3,30 @@
 //! break brings the couple back. `discord::repair` asks [`decide`] what a click means and
 //! saves the answer with a version check; nothing here touches Discord or the database.
 //!
-//! The flow, in order (each arrow is one saved transition):
+//! Roles: the *initiator* ran `/repair`; the *partner* was invited. Separately, one of them
+//! is the *owner*, who owns their part, and the other is the one who was *hurt* and is
+//! heard. The initiator chooses at the start: "I want to own something" (they are the owner)
+//! or "something hurt, I'd like to be heard" (the partner is the owner). The order follows:
 //!
 //! ```text
-//! Invited   --partner: Ready-->                    Regulate
-//! Regulate  --both rated, both <= 3-->             OwnIt
-//! Regulate  --both rated, either >= 4-->           BreakOffer
-//! BreakOffer --either: RateAgain-->                Regulate
-//! OwnIt     --initiator: Share(Own)-->             Felt
-//! Felt      --partner: Share(Felt)-->              Reflect (try 1)
-//! Reflect   --initiator: Share(Reflect)-->         Confirm
-//! Confirm   --partner: Heard-->                    NextTime
-//! Confirm   --partner: Share(Missing), tries < max--> Reflect (try + 1)
-//! Confirm   --partner: GoOn, tries == max-->       NextTime
-//! NextTime  --both shared a Plan-->                Pick
-//! Pick      --either: Pick(line)-->                Agree (the other one confirms)
-//! Pick      --either: NewLines-->                  NextTime (a fresh round of lines)
-//! Agree     --the one who didn't pick: Agree-->    Close (the agreement is stored)
-//! Agree     --the one who didn't pick: NotThis-->  Pick
-//! Close     --both rated connection-->             Done (completed)
+//! owner started:  Invited → Regulate → OwnIt → Felt → Recheck → Reflect ⇄ Confirm → Empathy → NextTime
+//! hurt started:   Invited → Regulate → Felt → Recheck → Reflect ⇄ Confirm → Empathy → OwnIt → NextTime
+//! then:           NextTime → Pick → Agree → Close → Done
 //! ```
+//!
+//! - Invited: the partner says they're ready. Regulate and Recheck: both rate privately how
+//!   stirred up they are; a high rating (4 or 5) is answered privately, to its rater alone,
+//!   with a break or "I can go on", and the step waits for that choice. Nothing public ever
+//!   says who rated high.
+//! - OwnIt (owner), Felt (hurt), Reflect (owner), Confirm (hurt: "yes, that's it", or "not
+//!   quite" back to Reflect, with a second Recheck after the second "not quite", up to a
+//!   limit), Empathy (owner: a few words that say the feelings make sense).
+//! - NextTime: each proposes a line; Pick: either picks one line, or both; Agree: the other
+//!   confirms; Close: both rate connection privately; Done.
+//! - "I don't feel safe" ends the flow at once, quietly: the room sees only that it's paused.
+//!   Texts whose words suggest danger are never shared, and a flow with any such text does
+//!   not go on to "what would help next time".
+//! - After a completed round, either may start a round the other way (owner swapped).
 //!
 //! At any open step either partner may take a break (status paused until a chosen time, then
 //! back to the same step, or to Regulate after a break offered for flooding) or end the flow.
@@ -49,8 +53,12 @@ pub const MAX_MOMENT: usize = 300;
 /// Longest proposed line for next time: an agreement should be short enough to remember.
 pub const MAX_PLAN: usize = 300;
 
-/// Activation or connection ratings run from 1 to 5; 4 and 5 count as flooded.
+/// Activation or connection ratings run from 1 to 5; 4 and 5 count as very stirred up.
 pub const FLOODED: u8 = 4;
+
+/// After the first revisit (days after the agreement, from the config), the agreement comes
+/// back at these many days after it was made: habits settle over weeks, not days.
+pub const LATER_REVISITS: [i64; 2] = [10, 30];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -99,11 +107,18 @@ macro_rules! named {
 pub enum Step {
     Invited,
     Regulate,
+    /// A public break offer after a high rating. Flows since 0.2 offer the break privately
+    /// instead; repairs saved at this step by 0.1 still work.
     BreakOffer,
     OwnIt,
     Felt,
+    /// Both rate again, privately, after the hurt was shared (and after a second "not
+    /// quite"); then Reflect.
+    Recheck,
     Reflect,
     Confirm,
+    /// The owner lets the hurt partner know their feelings make sense.
+    Empathy,
     NextTime,
     Pick,
     Agree,
@@ -117,8 +132,10 @@ named!(Step {
     BreakOffer => "break",
     OwnIt => "own_it",
     Felt => "felt",
+    Recheck => "recheck",
     Reflect => "reflect",
     Confirm => "confirm",
+    Empathy => "empathy",
     NextTime => "next_time",
     Pick => "pick",
     Agree => "agree",
@@ -126,21 +143,13 @@ named!(Step {
     Done => "done",
 });
 
-/// How many stages the couple sees ("step 2 of 6"): the invitation and the end are not counted.
-pub const STAGES: u8 = 6;
+/// How many stages the couple sees ("step 2 of 7"): the invitation and the end are not counted.
+pub const STAGES: u8 = 7;
 
 impl Step {
-    /// The stage number shown to the couple, if this step is one.
-    pub fn stage(self) -> Option<u8> {
-        match self {
-            Step::Invited | Step::Done => None,
-            Step::Regulate | Step::BreakOffer => Some(1),
-            Step::OwnIt => Some(2),
-            Step::Felt => Some(3),
-            Step::Reflect | Step::Confirm => Some(4),
-            Step::NextTime | Step::Pick | Step::Agree => Some(5),
-            Step::Close => Some(6),
-        }
+    /// Steps where both rate how stirred up they are.
+    pub fn is_settling(self) -> bool {
+        matches!(self, Step::Regulate | Step::Recheck | Step::BreakOffer)
     }
 }
 
@@ -173,14 +182,16 @@ impl Status {
 pub enum TextKind {
     /// The moment being repaired, named in the `/repair` modal.
     Moment,
-    /// What the initiator owns.
+    /// What the owner owns.
     Own,
-    /// What it was like for the partner.
+    /// What it was like for the one who was hurt.
     Felt,
-    /// The initiator's reflection of what they heard.
+    /// The owner's reflection of what they heard.
     Reflect,
-    /// The partner's "not quite: here is what's missing".
+    /// The hurt partner's "not quite: here is what's missing".
     Missing,
+    /// The owner's words that the hurt partner's feelings make sense.
+    Empathy,
     /// A proposed line for next time.
     Plan,
 }
@@ -191,6 +202,7 @@ named!(TextKind {
     Felt => "felt",
     Reflect => "reflect",
     Missing => "missing",
+    Empathy => "empathy",
     Plan => "plan",
 });
 
@@ -201,18 +213,6 @@ impl TextKind {
             TextKind::Moment => MAX_MOMENT,
             TextKind::Plan => MAX_PLAN,
             _ => MAX_TEXT,
-        }
-    }
-
-    /// The step at which this text is written (the moment only at the start).
-    fn home(self) -> Option<Step> {
-        match self {
-            TextKind::Moment => None,
-            TextKind::Own => Some(Step::OwnIt),
-            TextKind::Felt => Some(Step::Felt),
-            TextKind::Reflect => Some(Step::Reflect),
-            TextKind::Missing => Some(Step::Confirm),
-            TextKind::Plan => Some(Step::NextTime),
         }
     }
 }
@@ -310,14 +310,20 @@ pub enum Action {
     Share(TextKind),
     Heard,
     GoOn,
-    /// Pick the line written by this role.
-    Pick(Role),
+    /// Pick a line (or both) for the agreement.
+    Pick(Line),
     NewLines,
     Agree,
     NotThis,
     /// Connection at the close, 1 (distant) to 5 (close).
     Connect(u8),
     Revisit(RevisitAnswer),
+    /// After a high rating: "I can go on" (instead of a break).
+    Settled,
+    /// "I don't feel safe": stops the flow quietly, at any moment.
+    NotSafe,
+    /// After a completed round: another round, the other way.
+    OtherWay,
 }
 
 impl Action {
@@ -326,7 +332,7 @@ impl Action {
     pub fn from_custom(a: RepairAction) -> Option<Action> {
         use RepairAction as R;
         Some(match a {
-            R::Start => return None,
+            R::Start | R::StartHurt | R::ChooseOwn | R::ChooseHurt => return None,
             R::ShareMoment => Action::Share(TextKind::Moment),
             R::Ready => Action::Ready,
             R::NeedTime => Action::NeedTime,
@@ -362,8 +368,15 @@ impl Action {
             R::WritePlan => Action::Write(TextKind::Plan),
             R::SubmitPlan => Action::Submit(TextKind::Plan),
             R::SharePlan => Action::Share(TextKind::Plan),
-            R::PickFirst => Action::Pick(Role::Initiator),
-            R::PickSecond => Action::Pick(Role::Partner),
+            R::PickFirst => Action::Pick(Line::Of(Role::Initiator)),
+            R::PickSecond => Action::Pick(Line::Of(Role::Partner)),
+            R::PickBoth => Action::Pick(Line::Both),
+            R::WriteEmpathy => Action::Write(TextKind::Empathy),
+            R::SubmitEmpathy => Action::Submit(TextKind::Empathy),
+            R::ShareEmpathy => Action::Share(TextKind::Empathy),
+            R::Settled => Action::Settled,
+            R::NotSafe => Action::NotSafe,
+            R::OtherWay => Action::OtherWay,
             R::NewLines => Action::NewLines,
             R::Agree => Action::Agree,
             R::NotThis => Action::NotThis,
@@ -386,33 +399,50 @@ impl Action {
         }
     }
 
-    /// The one step this action belongs to; `None` for actions of any open step.
-    fn home(self) -> Option<Step> {
+    /// The steps this action belongs to; `None` for actions of any open step.
+    fn homes(self) -> Option<&'static [Step]> {
         match self {
-            Action::Ready | Action::NeedTime => Some(Step::Invited),
-            Action::Rate(_) => Some(Step::Regulate),
-            Action::RateAgain => Some(Step::BreakOffer),
-            Action::Write(k) | Action::Submit(k) | Action::Share(k) => k.home(),
-            Action::Heard | Action::GoOn => Some(Step::Confirm),
-            Action::Pick(_) | Action::NewLines => Some(Step::Pick),
-            Action::Agree | Action::NotThis => Some(Step::Agree),
-            Action::Connect(_) => Some(Step::Close),
+            Action::Ready | Action::NeedTime => Some(&[Step::Invited]),
+            Action::Rate(_) | Action::Settled => Some(&[Step::Regulate, Step::Recheck]),
+            Action::RateAgain => Some(&[Step::BreakOffer]),
+            Action::Write(k) | Action::Submit(k) | Action::Share(k) => match k {
+                TextKind::Moment => None,
+                TextKind::Own => Some(&[Step::OwnIt]),
+                TextKind::Felt => Some(&[Step::Felt]),
+                TextKind::Reflect => Some(&[Step::Reflect]),
+                TextKind::Missing => Some(&[Step::Confirm]),
+                TextKind::Empathy => Some(&[Step::Empathy]),
+                TextKind::Plan => Some(&[Step::NextTime]),
+            },
+            Action::Heard | Action::GoOn => Some(&[Step::Confirm]),
+            Action::Pick(_) | Action::NewLines => Some(&[Step::Pick]),
+            Action::Agree | Action::NotThis => Some(&[Step::Agree]),
+            Action::Connect(_) => Some(&[Step::Close]),
             Action::Pause
             | Action::Break(_)
             | Action::Resume
             | Action::End
             | Action::EndConfirm
             | Action::EndCancel
-            | Action::Revisit(_) => None,
+            | Action::Revisit(_)
+            | Action::NotSafe
+            | Action::OtherWay => None,
         }
     }
+}
+
+/// The line an agreement keeps: one partner's, or both together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Line {
+    Of(Role),
+    Both,
 }
 
 /// Which line was picked for the agreement, and by whom (the other one confirms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Picked {
     pub by: Role,
-    pub line: Role,
+    pub line: Line,
 }
 
 /// Everything about a repair that decides what may happen next.
@@ -434,6 +464,13 @@ pub struct State {
     pub resume_at: Option<DateTime<Utc>>,
     /// Whether the partner said "yes, that's it" (false: they went on at the loop limit).
     pub heard: Option<bool>,
+    /// Who owns their part (the other was hurt and is heard).
+    pub owner: Role,
+    /// Initiator first: rated high and not yet chosen between a break and going on. Private
+    /// to each rater; the step waits without saying why.
+    pub unsettled: [bool; 2],
+    /// Ended because someone didn't feel safe: the room reads only that it's paused.
+    pub quiet: bool,
 }
 
 impl Default for State {
@@ -456,7 +493,47 @@ impl State {
             resume_step: None,
             resume_at: None,
             heard: None,
+            owner: Role::Initiator,
+            unsettled: [false, false],
+            quiet: false,
         }
+    }
+
+    /// A fresh repair in which `owner` owns their part.
+    pub fn with_owner(owner: Role) -> State {
+        State {
+            owner,
+            ..State::new()
+        }
+    }
+
+    /// The one who was hurt and is heard.
+    pub fn hurt(&self) -> Role {
+        self.owner.other()
+    }
+
+    /// Whether the one who started it was hurt (so hearing comes before owning).
+    pub fn hurt_first(&self) -> bool {
+        self.owner == Role::Partner
+    }
+
+    /// The stage number shown to the couple, if this step is one.
+    pub fn stage(&self) -> Option<u8> {
+        let hurt_first = self.hurt_first();
+        Some(match self.step {
+            Step::Invited | Step::Done => return None,
+            Step::Regulate | Step::BreakOffer => 1,
+            Step::OwnIt if hurt_first => 5,
+            Step::OwnIt => 2,
+            Step::Felt | Step::Recheck if hurt_first => 2,
+            Step::Felt | Step::Recheck => 3,
+            Step::Reflect | Step::Confirm if hurt_first => 3,
+            Step::Reflect | Step::Confirm => 4,
+            Step::Empathy if hurt_first => 4,
+            Step::Empathy => 5,
+            Step::NextTime | Step::Pick | Step::Agree => 6,
+            Step::Close => 7,
+        })
     }
 
     pub fn activation(&self, role: Role) -> Option<u8> {
@@ -483,12 +560,16 @@ impl State {
             return Vec::new();
         }
         match self.step {
-            Step::Invited | Step::Felt | Step::Confirm => vec![Role::Partner],
-            Step::OwnIt | Step::Reflect => vec![Role::Initiator],
+            Step::Invited => vec![Role::Partner],
+            Step::Felt | Step::Confirm => vec![self.hurt()],
+            Step::OwnIt | Step::Reflect | Step::Empathy => vec![self.owner],
             Step::Agree => self.picked.map(|p| vec![p.by.other()]).unwrap_or_default(),
-            Step::Regulate | Step::BreakOffer | Step::NextTime | Step::Pick | Step::Close => {
-                Role::BOTH.to_vec()
-            }
+            Step::Regulate
+            | Step::Recheck
+            | Step::BreakOffer
+            | Step::NextTime
+            | Step::Pick
+            | Step::Close => Role::BOTH.to_vec(),
             Step::Done => Vec::new(),
         }
     }
@@ -500,7 +581,7 @@ impl State {
         self.turn()
             .into_iter()
             .filter(|r| match self.step {
-                Step::Regulate => self.activation(*r).is_none(),
+                Step::Regulate | Step::Recheck => self.activation(*r).is_none(),
                 Step::Close => self.connection(*r).is_none(),
                 Step::NextTime => !plan_shared[r.index()],
                 _ => true,
@@ -512,6 +593,43 @@ impl State {
         State {
             step,
             ..self.clone()
+        }
+    }
+
+    /// A settling step, with everyone to rate afresh.
+    fn settling(&self, step: Step) -> State {
+        State {
+            activation: [None, None],
+            unsettled: [false, false],
+            ..self.with_step(step)
+        }
+    }
+
+    /// Where the flow goes once a settling step is done.
+    fn after_settling(&self) -> Step {
+        match self.step {
+            Step::Recheck => Step::Reflect,
+            _ if self.hurt_first() => Step::Felt,
+            _ => Step::OwnIt,
+        }
+    }
+
+    /// The flow ended quietly, for safety.
+    fn stopped(&self) -> State {
+        State {
+            status: Status::Ended,
+            quiet: true,
+            ..self.clone()
+        }
+    }
+
+    /// On to "what would help next time", unless something written here suggests someone
+    /// may not be safe: then the flow stops quietly instead.
+    fn to_next_time(&self, facts: &Facts) -> State {
+        if facts.worrying {
+            self.stopped()
+        } else {
+            self.with_step(Step::NextTime)
         }
     }
 }
@@ -534,6 +652,12 @@ pub struct Facts {
     pub other_plan: TextState,
     /// An agreement came out of this repair.
     pub has_agreement: bool,
+    /// The actor's text of the action's kind suggests they may not be safe: it stays theirs.
+    pub mine_worrying: bool,
+    /// Some text of this repair suggests someone may not be safe.
+    pub worrying: bool,
+    /// A round the other way was already started after this one.
+    pub has_follow_up: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -572,6 +696,8 @@ pub enum Refusal {
     AlreadyShared,
     /// "Not quite" after the last allowed try.
     LoopLimit,
+    /// Words that suggest the writer may not be safe are never shared.
+    StaysPrivate,
 }
 
 /// Something shown to the person, with no change saved.
@@ -583,6 +709,10 @@ pub enum Show {
     EndConfirm,
     /// "Keep going" after an end confirmation was declined.
     KeepGoing,
+    /// The private card after a high rating: a break, or "I can go on".
+    Settle,
+    /// Where to find help (after "I don't feel safe" on a finished flow).
+    Safety,
 }
 
 /// What a change writes besides the repair row.
@@ -593,8 +723,8 @@ pub enum Write {
     Draft(TextKind),
     /// Mark the actor's draft of this kind as shared.
     Shared(TextKind),
-    /// Store the agreement: the line written by this role.
-    Agreement(Role),
+    /// Store the agreement: the line (or lines) picked.
+    Agreement(Line),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -607,6 +737,8 @@ pub enum Outcome {
     },
     /// Store an answer about the agreement (the repair itself does not change).
     Revisit(RevisitAnswer),
+    /// Start a round the other way: a new repair, its owner swapped.
+    OtherWay,
 }
 
 fn change(next: State) -> Result<Outcome, Refusal> {
@@ -666,6 +798,22 @@ pub fn decide(
             Err(Refusal::StepDone)
         };
     }
+    // "I don't feel safe" always gets an answer: it stops a flow that is still going, and
+    // shows where to find help either way.
+    if action == Action::NotSafe {
+        return if s.status.is_finished() {
+            Ok(Outcome::Show(Show::Safety))
+        } else {
+            change(s.stopped())
+        };
+    }
+    if action == Action::OtherWay {
+        return if s.status == Status::Completed && !facts.has_follow_up {
+            Ok(Outcome::OtherWay)
+        } else {
+            Err(Refusal::StepDone)
+        };
+    }
     match s.status {
         Status::Completed | Status::Ended | Status::Expired => {
             return Err(Refusal::Finished(s.status))
@@ -702,8 +850,10 @@ pub fn decide(
                 resume_at: Some(break_until(choice, cx.now, cx.zone)),
                 ..s.clone()
             };
-            if back_to == Step::Regulate {
+            if back_to.is_settling() {
+                // Everyone settles afresh after a break.
                 next.activation = [None, None];
+                next.unsettled = [false, false];
             }
             return change(next);
         }
@@ -729,8 +879,8 @@ pub fn decide(
         _ => {}
     }
 
-    // Everything else belongs to one step, and to whoever's turn it is there.
-    if action.home() != Some(s.step) {
+    // Everything else belongs to its steps, and to whoever's turn it is there.
+    if !action.homes().is_some_and(|h| h.contains(&s.step)) {
         return Err(Refusal::StepDone);
     }
     let turn = s.turn();
@@ -744,16 +894,21 @@ pub fn decide(
         Action::Ready => change(s.with_step(Step::Regulate)),
         Action::NeedTime => Ok(Outcome::Show(Show::TimeChooser)),
         Action::Rate(v) => {
+            let v = v.clamp(1, 5);
             let mut next = s.clone();
-            next.activation[role.index()] = Some(v.clamp(1, 5));
-            if let [Some(a), Some(b)] = next.activation {
-                next.step = if a >= FLOODED || b >= FLOODED {
-                    Step::BreakOffer
-                } else {
-                    Step::OwnIt
-                };
+            next.activation[role.index()] = Some(v);
+            // A high rating is answered privately with a break or "I can go on"; the step
+            // waits for that choice, so nothing public depends on anyone's number.
+            next.unsettled[role.index()] = v >= FLOODED;
+            change(settle_if_ready(next))
+        }
+        Action::Settled => {
+            if !s.unsettled[role.index()] {
+                return Err(Refusal::StepDone);
             }
-            change(next)
+            let mut next = s.clone();
+            next.unsettled[role.index()] = false;
+            change(settle_if_ready(next))
         }
         Action::RateAgain => {
             let mut next = s.with_step(Step::Regulate);
@@ -780,22 +935,35 @@ pub fn decide(
                 TextState::Shared => return Err(Refusal::AlreadyShared),
                 TextState::None => return Err(Refusal::NothingToShare),
             }
+            if facts.mine_worrying {
+                return Err(Refusal::StaysPrivate);
+            }
             let next = match kind {
+                TextKind::Own if s.hurt_first() => s.to_next_time(facts),
                 TextKind::Own => s.with_step(Step::Felt),
+                // Sharing the hurt can stir both up: settle again, privately, first.
                 TextKind::Felt => State {
                     reflect_loops: 1,
-                    ..s.with_step(Step::Reflect)
+                    ..s.settling(Step::Recheck)
                 },
                 TextKind::Reflect => s.with_step(Step::Confirm),
                 TextKind::Missing => {
                     if s.reflect_loops >= max_loops {
                         return Err(Refusal::LoopLimit);
                     }
-                    State {
+                    let next = State {
                         reflect_loops: s.reflect_loops + 1,
-                        ..s.with_step(Step::Reflect)
+                        ..s.clone()
+                    };
+                    // After a second "not quite", settle again before the next try.
+                    if s.reflect_loops == 2 {
+                        next.settling(Step::Recheck)
+                    } else {
+                        next.with_step(Step::Reflect)
                     }
                 }
+                TextKind::Empathy if s.hurt_first() => s.with_step(Step::OwnIt),
+                TextKind::Empathy => s.to_next_time(facts),
                 TextKind::Plan => {
                     if facts.other_plan == TextState::Shared {
                         s.with_step(Step::Pick)
@@ -809,7 +977,7 @@ pub fn decide(
         }
         Action::Heard => change(State {
             heard: Some(true),
-            ..s.with_step(Step::NextTime)
+            ..s.with_step(Step::Empathy)
         }),
         Action::GoOn => {
             // Only offered once the tries are used up; before that, "yes" or "not quite".
@@ -818,7 +986,7 @@ pub fn decide(
             }
             change(State {
                 heard: Some(false),
-                ..s.with_step(Step::NextTime)
+                ..s.with_step(Step::Empathy)
             })
         }
         Action::Pick(line) => change(State {
@@ -853,8 +1021,18 @@ pub fn decide(
         | Action::End
         | Action::EndConfirm
         | Action::EndCancel
-        | Action::Revisit(_) => unreachable!("handled above"),
+        | Action::Revisit(_)
+        | Action::NotSafe
+        | Action::OtherWay => unreachable!("handled above"),
     }
+}
+
+/// Moves a settling step on once both have rated and neither is still choosing.
+fn settle_if_ready(mut next: State) -> State {
+    if next.activation.iter().all(Option::is_some) && !next.unsettled.iter().any(|u| *u) {
+        next.step = next.after_settling();
+    }
+    next
 }
 
 #[cfg(test)]
@@ -893,18 +1071,34 @@ mod tests {
         step(&s, P, Action::Rate(3), Facts::default())
     }
 
+    /// Both rate calm at a settling step.
+    fn settle(s: &State) -> State {
+        let s = step(s, I, Action::Rate(2), Facts::default());
+        step(&s, P, Action::Rate(1), Facts::default())
+    }
+
     #[test]
     fn full_flow_reaches_an_agreement_and_completes() {
         let s = to_own_it();
         assert_eq!(s.step, Step::OwnIt);
+        assert_eq!(s.stage(), Some(2));
         let s = step(&s, I, Action::Share(TextKind::Own), draft());
         assert_eq!(s.step, Step::Felt);
         let s = step(&s, P, Action::Share(TextKind::Felt), draft());
+        assert_eq!(
+            (s.step, s.activation),
+            (Step::Recheck, [None, None]),
+            "after the hurt is shared, both settle again"
+        );
+        let s = settle(&s);
         assert_eq!((s.step, s.reflect_loops), (Step::Reflect, 1));
         let s = step(&s, I, Action::Share(TextKind::Reflect), draft());
         assert_eq!(s.step, Step::Confirm);
         let s = step(&s, P, Action::Heard, Facts::default());
-        assert_eq!((s.step, s.heard), (Step::NextTime, Some(true)));
+        assert_eq!((s.step, s.heard), (Step::Empathy, Some(true)));
+        assert_eq!(s.turn(), vec![I], "the owner says it makes sense");
+        let s = step(&s, I, Action::Share(TextKind::Empathy), draft());
+        assert_eq!(s.step, Step::NextTime);
         let s = step(&s, I, Action::Share(TextKind::Plan), draft());
         assert_eq!(s.step, Step::NextTime, "waits for the other line");
         let s = step(
@@ -914,23 +1108,118 @@ mod tests {
             Facts {
                 mine: TextState::Draft,
                 other_plan: TextState::Shared,
-                has_agreement: false,
+                ..Facts::default()
             },
         );
         assert_eq!(s.step, Step::Pick);
-        let s = step(&s, I, Action::Pick(P), Facts::default());
+        let s = step(&s, I, Action::Pick(Line::Of(P)), Facts::default());
         assert_eq!(s.step, Step::Agree);
         assert_eq!(s.turn(), vec![P], "the one who did not pick confirms");
         let out = decide(&s, P, Action::Agree, &Facts::default(), &cx()).unwrap();
         let Outcome::Change { next: s, write } = out else {
             panic!()
         };
-        assert_eq!(write, Write::Agreement(P));
+        assert_eq!(write, Write::Agreement(Line::Of(P)));
         assert_eq!(s.step, Step::Close);
         let s = step(&s, P, Action::Connect(4), Facts::default());
         assert_eq!(s.status, Status::Open);
         let s = step(&s, I, Action::Connect(5), Facts::default());
         assert_eq!((s.step, s.status), (Step::Done, Status::Completed));
+        assert_eq!(
+            decide(&s, P, Action::OtherWay, &Facts::default(), &cx()),
+            Ok(Outcome::OtherWay),
+            "a round the other way is offered after a completed round"
+        );
+        let followed = Facts {
+            has_follow_up: true,
+            ..Facts::default()
+        };
+        assert_eq!(
+            decide(&s, I, Action::OtherWay, &followed, &cx()),
+            Err(Refusal::StepDone),
+            "once"
+        );
+    }
+
+    #[test]
+    fn a_hurt_partner_who_starts_is_heard_first_and_never_asked_to_apologise() {
+        // The initiator was hurt: the partner owns their part.
+        let s = State::with_owner(P);
+        let s = step(&s, P, Action::Ready, Facts::default());
+        let s = settle(&s);
+        assert_eq!(s.step, Step::Felt, "hearing comes first");
+        assert_eq!(s.turn(), vec![I], "the initiator shares what it was like");
+        assert_eq!(
+            decide(&s, I, Action::Write(TextKind::Own), &draft(), &cx()),
+            Err(Refusal::StepDone),
+            "and is never asked to own their part"
+        );
+        let s = step(&s, I, Action::Share(TextKind::Felt), draft());
+        let s = settle(&s);
+        assert_eq!((s.step, s.turn()), (Step::Reflect, vec![P]));
+        let s = step(&s, P, Action::Share(TextKind::Reflect), draft());
+        let s = step(&s, I, Action::Heard, Facts::default());
+        assert_eq!((s.step, s.turn()), (Step::Empathy, vec![P]));
+        let s = step(&s, P, Action::Share(TextKind::Empathy), draft());
+        assert_eq!((s.step, s.turn()), (Step::OwnIt, vec![P]));
+        assert_eq!(s.stage(), Some(5));
+        let s = step(&s, P, Action::Share(TextKind::Own), draft());
+        assert_eq!(s.step, Step::NextTime);
+    }
+
+    #[test]
+    fn not_feeling_safe_stops_quietly_from_anywhere() {
+        for st in [State::new(), to_own_it()] {
+            let s = step(&st, P, Action::NotSafe, Facts::default());
+            assert_eq!((s.status, s.quiet), (Status::Ended, true));
+        }
+        let paused = State {
+            status: Status::Paused,
+            ..to_own_it()
+        };
+        assert!(step(&paused, I, Action::NotSafe, Facts::default()).quiet);
+        let done = State {
+            status: Status::Completed,
+            step: Step::Done,
+            ..State::new()
+        };
+        assert_eq!(
+            decide(&done, I, Action::NotSafe, &Facts::default(), &cx()),
+            Ok(Outcome::Show(Show::Safety)),
+            "a finished flow still shows where to find help"
+        );
+    }
+
+    #[test]
+    fn worrying_words_stay_private_and_the_flow_does_not_go_on_to_next_time() {
+        let s = to_own_it();
+        let worrying_draft = Facts {
+            mine: TextState::Draft,
+            mine_worrying: true,
+            ..Facts::default()
+        };
+        assert_eq!(
+            decide(&s, I, Action::Share(TextKind::Own), &worrying_draft, &cx()),
+            Err(Refusal::StaysPrivate)
+        );
+        let empathy = State {
+            step: Step::Empathy,
+            ..to_own_it()
+        };
+        let after = step(
+            &empathy,
+            I,
+            Action::Share(TextKind::Empathy),
+            Facts {
+                mine: TextState::Draft,
+                worrying: true,
+                ..Facts::default()
+            },
+        );
+        assert_eq!(
+            (after.step, after.status, after.quiet),
+            (Step::Empathy, Status::Ended, true)
+        );
     }
 
     #[test]
@@ -960,7 +1249,10 @@ mod tests {
         );
         let pick = State {
             step: Step::Agree,
-            picked: Some(Picked { by: I, line: I }),
+            picked: Some(Picked {
+                by: I,
+                line: Line::Of(I),
+            }),
             ..State::new()
         };
         assert_eq!(
@@ -999,7 +1291,10 @@ mod tests {
                 states.push(State {
                     step: *step,
                     status: *status,
-                    picked: Some(Picked { by: I, line: P }),
+                    picked: Some(Picked {
+                        by: I,
+                        line: Line::Of(P),
+                    }),
                     reflect_loops: 1,
                     ..State::new()
                 });
@@ -1015,15 +1310,15 @@ mod tests {
                         let facts = Facts {
                             mine,
                             other_plan: mine,
-                            has_agreement: false,
+                            ..Facts::default()
                         };
                         if let Ok(Outcome::Change { next, .. }) = decide(s, role, a, &facts, &cx())
                         {
                             // Nothing moves a flow out of a finished status.
                             assert!(!s.status.is_finished(), "{s:?} {a:?}");
                             // A step-bound action is only ever accepted at its own step.
-                            if let Some(home) = a.home() {
-                                assert_eq!(home, s.step, "{a:?}");
+                            if let Some(homes) = a.homes() {
+                                assert!(homes.contains(&s.step), "{a:?}");
                                 assert!(s.turn().contains(&role), "{a:?} by {role:?}");
                             }
                             let _ = next;
@@ -1035,14 +1330,27 @@ mod tests {
     }
 
     #[test]
-    fn flooding_offers_a_break_that_returns_to_regulate() {
+    fn a_high_rating_is_answered_privately_and_the_step_waits_for_its_rater() {
         let s = step(&State::new(), P, Action::Ready, Facts::default());
         let s = step(&s, I, Action::Rate(2), Facts::default());
         let s = step(&s, P, Action::Rate(5), Facts::default());
-        assert_eq!(s.step, Step::BreakOffer);
+        // No public break offer: the step stays where it was, and only the rater can move it.
+        assert_eq!((s.step, s.unsettled), (Step::Regulate, [false, true]));
+        assert_eq!(
+            s.waiting_on([false; 2]),
+            Vec::<Role>::new(),
+            "nobody is pointed at"
+        );
+        assert_eq!(
+            decide(&s, I, Action::Settled, &Facts::default(), &cx()),
+            Err(Refusal::StepDone),
+            "the calm partner cannot settle for them"
+        );
+        let on = step(&s, P, Action::Settled, Facts::default());
+        assert_eq!(on.step, Step::OwnIt);
         let paused = step(
             &s,
-            I,
+            P,
             Action::Break(BreakChoice::Minutes20),
             Facts::default(),
         );
@@ -1050,18 +1358,29 @@ mod tests {
         assert_eq!(paused.resume_step, Some(Step::Regulate));
         assert_eq!(paused.resume_at, Some(cx().now + Duration::minutes(20)));
         assert_eq!(paused.activation, [None, None], "everyone rates again");
+        assert_eq!(paused.unsettled, [false, false]);
         assert_eq!(
             decide(&paused, P, Action::Rate(1), &Facts::default(), &cx()),
             Err(Refusal::Paused(paused.resume_at))
         );
         let back = reopen(&paused).unwrap();
         assert_eq!((back.step, back.status), (Step::Regulate, Status::Open));
-        // Rating again straight away also works.
+    }
+
+    #[test]
+    fn a_break_offer_saved_by_the_previous_release_still_works() {
+        let s = State {
+            step: Step::BreakOffer,
+            activation: [Some(2), Some(5)],
+            ..State::new()
+        };
         let again = step(&s, P, Action::RateAgain, Facts::default());
         assert_eq!(
             (again.step, again.activation),
             (Step::Regulate, [None, None])
         );
+        let paused = step(&s, I, Action::Break(BreakChoice::Hour), Facts::default());
+        assert_eq!(paused.resume_step, Some(Step::Regulate));
     }
 
     #[test]
@@ -1081,7 +1400,8 @@ mod tests {
     fn not_quite_loops_until_the_limit_then_offers_to_go_on() {
         let s = to_own_it();
         let s = step(&s, I, Action::Share(TextKind::Own), draft());
-        let mut s = step(&s, P, Action::Share(TextKind::Felt), draft());
+        let s = step(&s, P, Action::Share(TextKind::Felt), draft());
+        let mut s = settle(&s);
         for try_no in 1..=3u8 {
             assert_eq!((s.step, s.reflect_loops), (Step::Reflect, try_no));
             s = step(&s, I, Action::Share(TextKind::Reflect), draft());
@@ -1091,6 +1411,10 @@ mod tests {
                     Err(Refusal::StepDone)
                 );
                 s = step(&s, P, Action::Share(TextKind::Missing), draft());
+                if try_no == 2 {
+                    assert_eq!(s.step, Step::Recheck, "a second not-quite settles again");
+                    s = settle(&s);
+                }
             }
         }
         assert_eq!(
@@ -1098,7 +1422,7 @@ mod tests {
             Err(Refusal::LoopLimit)
         );
         let s = step(&s, P, Action::GoOn, Facts::default());
-        assert_eq!((s.step, s.heard), (Step::NextTime, Some(false)));
+        assert_eq!((s.step, s.heard), (Step::Empathy, Some(false)));
         assert_eq!(s.round(TextKind::Reflect), 3);
     }
 
@@ -1146,8 +1470,20 @@ mod tests {
             step: Step::Pick,
             ..State::new()
         };
-        let picked = step(&s, P, Action::Pick(P), Facts::default());
+        let picked = step(&s, P, Action::Pick(Line::Of(P)), Facts::default());
         assert_eq!(picked.turn(), vec![I]);
+        let both = step(&s, P, Action::Pick(Line::Both), Facts::default());
+        let out = decide(&both, I, Action::Agree, &Facts::default(), &cx()).unwrap();
+        assert!(
+            matches!(
+                out,
+                Outcome::Change {
+                    write: Write::Agreement(Line::Both),
+                    ..
+                }
+            ),
+            "both lines together: {out:?}"
+        );
         let back = step(&picked, I, Action::NotThis, Facts::default());
         assert_eq!((back.step, back.picked), (Step::Pick, None));
         let fresh = step(&back, I, Action::NewLines, Facts::default());

@@ -92,9 +92,32 @@ pub struct CoupleSettings {
     pub recap_weekday: Weekday,
     pub recap_time: NaiveTime,
     pub micro: MicroFrequency,
+    /// The weekly check-in: on or off, and its day and time when chosen (otherwise the
+    /// recap's day, in the morning).
+    pub weekly_on: bool,
+    pub weekly_day: Option<Weekday>,
+    pub weekly_time: Option<NaiveTime>,
+    /// The two live apart: cues for calls and messages, none that need a room together.
+    pub apart: bool,
 }
 
+/// When the weekly check-in comes by default: the recap's morning, so it is revealed before
+/// the recap looks back on the week.
+pub const WEEKLY_DEFAULT_TIME: (u32, u32) = (9, 0);
+
 impl CoupleSettings {
+    /// The weekly check-in's day and local time (home zone), or `None` when it is off.
+    pub fn weekly(&self) -> Option<(Weekday, NaiveTime)> {
+        self.weekly_on.then(|| {
+            let (h, m) = WEEKLY_DEFAULT_TIME;
+            (
+                self.weekly_day.unwrap_or(self.recap_weekday),
+                self.weekly_time
+                    .unwrap_or_else(|| NaiveTime::from_hms_opt(h, m, 0).expect("valid")),
+            )
+        })
+    }
+
     /// Whether a local time falls in quiet hours (which may wrap past midnight).
     pub fn is_quiet(&self, local: NaiveTime) -> bool {
         match self.quiet {
@@ -134,7 +157,16 @@ mod tests {
             recap_weekday: Weekday::Sun,
             recap_time: t(18, 0),
             micro: MicroFrequency::Few,
+            weekly_on: true,
+            weekly_day: None,
+            weekly_time: None,
+            apart: false,
         };
+        assert_eq!(
+            s.weekly(),
+            Some((Weekday::Sun, t(9, 0))),
+            "the recap's morning"
+        );
         assert!(s.is_quiet(t(23, 0)));
         assert!(s.is_quiet(t(6, 59)));
         assert!(!s.is_quiet(t(7, 0)));

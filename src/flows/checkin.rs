@@ -5,7 +5,7 @@
 //! reveal settle cleanly; the reveal is brought forward the moment everyone asked has
 //! answered or stepped back.
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 use super::access::{couple_here, partner_of, require_post};
 use super::delivery::{Plan, Record};
@@ -19,11 +19,12 @@ use crate::domain::couple::Couple;
 use crate::domain::custom_id::{CheckinAction as A, CustomId};
 use crate::domain::ids::{CheckinId, CoupleId, JobId, PersonId, PersonRef};
 use crate::domain::jobs::Job;
+use crate::domain::micro::{rng_for, shuffled};
 use crate::domain::schedule::Slot;
 use crate::domain::time::local_instant;
 use crate::state::AppState;
 use crate::store::checkins::{self, Answer as Ans, Checkin};
-use crate::store::{couples, jobs, schedules};
+use crate::store::{self, couples, jobs, schedules};
 use crate::transport::{
     Card, Control, Menu, MenuOption, Panel, Text, TextField, TextRequest, TimeStyle, Tone,
 };
@@ -121,11 +122,19 @@ fn reminder_card(lib: &Library, round: &Checkin, person: &PersonRef) -> Card {
     .notifying(vec![person.clone()])
 }
 
+/// What the answer card knows besides the answer: today's question and the light day.
+#[derive(Debug, Clone, Copy, Default)]
+struct CardCx<'a> {
+    question: Option<&'a str>,
+    light: bool,
+}
+
 fn card_body(
     lib: &Library,
     a: &Ans,
     partner: Option<&PersonRef>,
     closes_at: DateTime<Utc>,
+    cx: CardCx<'_>,
 ) -> Text {
     let none = || lib.t(k::NONE, &[]);
     let mood =
@@ -148,7 +157,17 @@ fn card_body(
         ),
         _ => none(),
     };
-    lib.t(
+    let mut head = Text::new();
+    if let Some(q) = cx.question {
+        head = lib.t(
+            k::TODAY_QUESTION,
+            &[("question", lib.prompt_text(q, partner, None).into())],
+        );
+    }
+    if cx.light {
+        head = head.line(lib.t(k::LIGHT_DAY_ON_LINE, &[]));
+    }
+    let body = lib.t(
         k::CARD,
         &[
             ("mood", mood.into()),
@@ -158,10 +177,15 @@ fn card_body(
             ("note", note.into()),
             ("closes", Arg::Instant(closes_at, TimeStyle::Relative)),
         ],
-    )
+    );
+    if head.is_empty() {
+        body
+    } else {
+        head.para(body)
+    }
 }
 
-fn card_controls(lib: &Library, round: CheckinId, a: &Ans) -> Vec<Control> {
+fn card_controls(lib: &Library, round: CheckinId, a: &Ans, cx: CardCx<'_>) -> Vec<Control> {
     let mood_opts = |selected: Option<i16>| {
         Mood::ALL
             .iter()
@@ -182,6 +206,8 @@ fn card_controls(lib: &Library, round: CheckinId, a: &Ans) -> Vec<Control> {
         })
         .collect();
     let has_note = a.note.as_deref().is_some_and(|n| !n.trim().is_empty());
+    // Words that suggest someone may not be safe are not offered for sharing.
+    let offer_share = a.note.as_deref().is_none_or(|n| lib.signal_in(n).is_none());
     vec![
         Control::Menu(Menu {
             id: id(round, A::Mood),
@@ -204,30 +230,63 @@ fn card_controls(lib: &Library, round: CheckinId, a: &Ans) -> Vec<Control> {
             min: 1,
             max: 1,
         }),
+        Control::Buttons(
+            [
+                Some(button(
+                    id(round, A::Note),
+                    lib.s(match (has_note, cx.question.is_some()) {
+                        (true, _) => k::NOTE_EDIT,
+                        (false, true) => k::ANSWER_QUESTION,
+                        (false, false) => k::NOTE_ADD,
+                    }),
+                    Tone::Secondary,
+                )),
+                offer_share.then(|| {
+                    button(
+                        id(round, A::ShareNote),
+                        lib.s(if a.share_note {
+                            k::SHARE_ON
+                        } else {
+                            k::SHARE_OFF
+                        }),
+                        Tone::Secondary,
+                    )
+                }),
+                Some(button(id(round, A::Submit), lib.s(k::DONE), Tone::Success)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        ),
         Control::Buttons(vec![
             button(
-                id(round, A::Note),
-                lib.s(if has_note { k::NOTE_EDIT } else { k::NOTE_ADD }),
-                Tone::Secondary,
-            ),
-            button(
-                id(round, A::ShareNote),
-                lib.s(if a.share_note {
-                    k::SHARE_ON
+                id(round, A::LightDay),
+                lib.s(if cx.light {
+                    k::LIGHT_DAY_OFF
                 } else {
-                    k::SHARE_OFF
+                    k::LIGHT_DAY_ON
                 }),
                 Tone::Secondary,
             ),
-            button(id(round, A::Submit), lib.s(k::DONE), Tone::Success),
+            button(id(round, A::NotSafe), lib.s(k::NOT_SAFE), Tone::Secondary),
         ]),
     ]
 }
 
-fn answer_card(lib: &Library, round: &Checkin, a: &Ans, partner: Option<&PersonRef>) -> Card {
+fn answer_card(
+    lib: &Library,
+    round: &Checkin,
+    a: &Ans,
+    partner: Option<&PersonRef>,
+    light: bool,
+) -> Card {
+    let cx = CardCx {
+        question: round.question.as_deref(),
+        light,
+    };
     Card {
-        text: card_body(lib, a, partner, round.closes_at),
-        controls: card_controls(lib, round.id, a),
+        text: card_body(lib, a, partner, round.closes_at, cx),
+        controls: card_controls(lib, round.id, a, cx),
         ..Card::default()
     }
 }
@@ -244,20 +303,31 @@ fn thanks(lib: &Library, round: &Checkin) -> Card {
     )])
 }
 
-fn note_request(lib: &Library, round: CheckinId, current: Option<&str>) -> TextRequest {
+/// The note's box asks the day's question, when there is one.
+fn note_request(lib: &Library, round: &Checkin, current: Option<&str>) -> TextRequest {
+    let (label, placeholder) = match &round.question {
+        // A placeholder is plain text: no mentions, so "your partner" for {partner}.
+        Some(q) => (lib.s(k::ANSWER_LABEL), plain_prompt(lib, q)),
+        None => (lib.s(k::NOTE_LABEL), lib.s(k::NOTE_PLACEHOLDER)),
+    };
     TextRequest {
-        id: id(round, A::NoteModal),
+        id: id(round.id, A::NoteModal),
         title: lib.s(k::NOTE_TITLE),
         fields: vec![TextField {
             key: NOTE_FIELD,
-            label: lib.s(k::NOTE_LABEL),
-            placeholder: Some(lib.s(k::NOTE_PLACEHOLDER)),
+            label,
+            placeholder: Some(placeholder),
             value: current.map(str::to_string),
             max_len: MAX_NOTE as u16,
             required: false,
             long: true,
         }],
     }
+}
+
+/// A question with its placeholders as plain words ("your partner", "you").
+pub(super) fn plain_prompt(lib: &Library, q: &str) -> String {
+    lib.prompt_text(q, None, None).words()
 }
 
 /// The key of the note's text field.
@@ -344,11 +414,20 @@ pub fn reveal_card(
                         }
                     }
                 }
+                // Only what its writer chose to share, and never words that suggest its
+                // writer may not be safe.
                 if a.share_note {
-                    if let Some(n) = a.note.as_deref().filter(|n| !n.trim().is_empty()) {
-                        line.append(
-                            lib.t(k::REVEAL_NOTE, &[("note", Arg::User(n.trim().to_string()))]),
-                        );
+                    if let Some(n) = a
+                        .note
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty() && lib.signal_in(n).is_none())
+                    {
+                        line.append(if round.question.is_some() {
+                            lib.t(k::REVEAL_ANSWER, &[("answer", Arg::User(n.to_string()))])
+                        } else {
+                            lib.t(k::REVEAL_NOTE, &[("note", Arg::User(n.to_string()))])
+                        });
                     }
                 }
                 line
@@ -380,6 +459,14 @@ pub fn reveal_card(
     } else {
         k::FOOTER_PLAIN
     };
+    if let Some(q) = &round.question {
+        body = lib
+            .t(
+                k::QUESTION_LINE,
+                &[("question", lib.prompt_text(q, None, None).into())],
+            )
+            .para(body);
+    }
     let mut p = panel(
         lib.t(
             k::REVEAL_TITLE,
@@ -396,7 +483,7 @@ pub fn reveal_card(
 // ---------------------------------------------------------------------------------------
 
 /// Whether a round still takes answers.
-fn open(round: &Checkin) -> FlowResult<()> {
+pub(super) fn open(round: &Checkin) -> FlowResult<()> {
     if round.revealed {
         refuse(k::REVEALED)
     } else {
@@ -406,7 +493,7 @@ fn open(round: &Checkin) -> FlowResult<()> {
 
 /// Changes one partner's answer under the round's row lock; refuses once it is revealed.
 /// Brings the reveal forward when everyone asked has now settled.
-async fn change(
+pub(super) async fn change(
     st: &AppState,
     couple: &Couple,
     me: PersonId,
@@ -451,6 +538,28 @@ async fn change(
     Ok((r, a))
 }
 
+/// The person's own local date (their zone, or UTC until they set one).
+fn today_for(couple: &Couple, person: PersonId, now: DateTime<Utc>) -> NaiveDate {
+    let zone = couple
+        .partner(person)
+        .and_then(|p| p.zone)
+        .unwrap_or(chrono_tz::Tz::UTC);
+    crate::domain::time::local_date(zone, now)
+}
+
+/// The private words for someone who may not be safe: what happens now, then where to find
+/// help.
+pub fn safety_card(lib: &Library, opening: &str) -> Card {
+    let s = &lib.safety;
+    let mut t = Text::plain(opening);
+    for part in [&s.resources, &s.self_harm] {
+        if !part.trim().is_empty() {
+            t = t.para(Text::plain(part.as_str()));
+        }
+    }
+    Card::text(t)
+}
+
 /// A button or a menu on a check-in (`values` are a menu's chosen values).
 pub async fn press(
     st: &AppState,
@@ -465,9 +574,14 @@ pub async fn press(
         return Err(Refusal::stale().into());
     };
     let (couple, me) = partner_of(&st.pool, r.couple, who, here).await?;
+    if r.slot == "weekly" {
+        return super::weekly::press(st, &couple, &me, &r, action).await;
+    }
     let partner = couple.other(me.id).map(|p| p.person_ref());
     let partner = partner.as_ref();
-    let card = |r: &Checkin, a: &Ans| answer_card(lib, r, a, partner);
+    let today = today_for(&couple, me.id, st.clock.now());
+    let light = checkins::is_light_day(&st.pool, me.id, today).await?;
+    let card = |r: &Checkin, a: &Ans, light: bool| answer_card(lib, r, a, partner, light);
     match action {
         A::Answer | A::Edit => {
             open(&r)?;
@@ -475,9 +589,9 @@ pub async fn press(
                 .await?
                 .unwrap_or_default();
             Ok(if action == A::Answer {
-                Answer::private(card(&r, &a))
+                Answer::private(card(&r, &a, light))
             } else {
-                Answer::update(card(&r, &a))
+                Answer::update(card(&r, &a, light))
             })
         }
         A::Skip => {
@@ -509,7 +623,7 @@ pub async fn press(
                 Ok(())
             })
             .await?;
-            Ok(Answer::update(card(&r, &a)))
+            Ok(Answer::update(card(&r, &a, light)))
         }
         A::Feelings => {
             let Some(words) = dc::parse_feelings(values, &lib.feelings) else {
@@ -520,7 +634,7 @@ pub async fn press(
                 Ok(())
             })
             .await?;
-            Ok(Answer::update(card(&r, &a)))
+            Ok(Answer::update(card(&r, &a, light)))
         }
         A::ShareNote => {
             let (r, a) = change(st, &couple, me.id, round, |a| {
@@ -528,13 +642,13 @@ pub async fn press(
                 Ok(())
             })
             .await?;
-            Ok(Answer::update(card(&r, &a)))
+            Ok(Answer::update(card(&r, &a, light)))
         }
         A::Note => {
             open(&r)?;
             let a = checkins::answer(&st.pool, st.keys(), round, me.id).await?;
             let current = a.as_ref().and_then(|a| a.note.as_deref());
-            Ok(Reply::AskText(note_request(lib, round, current)).into())
+            Ok(Reply::AskText(note_request(lib, &r, current)).into())
         }
         A::Submit => {
             let (r, _) = change(st, &couple, me.id, round, |a| {
@@ -548,7 +662,27 @@ pub async fn press(
             .await?;
             Ok(Answer::update(thanks(lib, &r)))
         }
-        A::NoteModal => Err(Refusal::stale().into()),
+        A::LightDay => {
+            open(&r)?;
+            checkins::set_light_day(&st.pool, me.id, today, !light).await?;
+            let a = checkins::answer(&st.pool, st.keys(), round, me.id)
+                .await?
+                .unwrap_or_default();
+            tracing::info!(couple_id = %couple.id, light = !light, "light day changed");
+            Ok(Answer::update(card(&r, &a, !light)))
+        }
+        A::NotSafe => {
+            // Nothing of this round reaches the partner: it reads as a pause at the reveal.
+            change(st, &couple, me.id, round, |a| {
+                a.submitted = false;
+                a.skipped = true;
+                a.share_note = false;
+                Ok(())
+            })
+            .await?;
+            Ok(Answer::update(safety_card(lib, &lib.safety.unsafe_private)))
+        }
+        A::NoteModal | A::WeeklyWrite | A::WeeklyModal => Err(Refusal::stale().into()),
     }
 }
 
@@ -570,12 +704,24 @@ pub async fn note(
     }
     let partner = couple.other(me.id).map(|p| p.person_ref());
     let text = note.trim().to_string();
+    let worrying = lib.signal_in(&text).is_some();
     let (r, a) = change(st, &couple, me.id, round, |a| {
         a.note = (!text.is_empty()).then_some(text);
+        if worrying {
+            a.share_note = false;
+        }
         Ok(())
     })
     .await?;
-    Ok(Answer::update(answer_card(lib, &r, &a, partner.as_ref())))
+    let today = today_for(&couple, me.id, st.clock.now());
+    let light = checkins::is_light_day(&st.pool, me.id, today).await?;
+    let mut answer = Answer::update(answer_card(lib, &r, &a, partner.as_ref(), light));
+    if worrying {
+        answer
+            .followups
+            .push(safety_card(lib, &lib.safety.signal_note));
+    }
+    Ok(answer)
 }
 
 /// `/checkin`: a round for both, now, notifying the partner who didn't ask.
@@ -601,7 +747,15 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     } else {
         "evening"
     };
-    let q = question_of_the_day(lib, slot, couple.id, today);
+    let q = draw_question(
+        &mut tx,
+        lib,
+        st.config.scheduler.seed,
+        couple.id,
+        slot,
+        None,
+    )
+    .await?;
     let round = checkins::create(
         &mut *tx,
         couple.id,
@@ -609,7 +763,7 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
         today,
         now,
         now + settings.window,
-        q.as_deref(),
+        q.as_ref().map(|(i, t)| (i.as_str(), t.as_str())),
     )
     .await?;
     let reveal = Job::CheckinReveal {
@@ -630,27 +784,51 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     Ok(Answer::public(card))
 }
 
-/// A rotating question for the slot: each couple walks the list in its own order, one step
-/// a day, so the same question does not come back until the list is used up.
-pub fn question_of_the_day(
+/// The next question of a pool for this couple: each couple walks the slot's questions (or a
+/// weekly theme's) in its own shuffled order, kept in Postgres, so no question comes back
+/// before the pool is used up. Returns (id, text).
+pub async fn draw_question(
+    tx: &mut sqlx::PgConnection,
     lib: &Library,
-    slot: &str,
+    seed: u64,
     couple: CoupleId,
-    date: NaiveDate,
-) -> Option<String> {
-    let pool: Vec<&str> = lib
+    slot: &str,
+    theme: Option<&str>,
+) -> sqlx::Result<Option<(String, String)>> {
+    let ids: Vec<&str> = lib
         .questions
         .iter()
-        .filter(|q| q.slot == slot)
-        .map(|q| q.text.as_str())
+        .filter(|q| q.slot == slot && q.theme.as_deref() == theme)
+        .map(|q| q.id.as_str())
         .collect();
-    if pool.is_empty() {
-        return None;
+    if ids.is_empty() {
+        return Ok(None);
     }
-    let n = pool.len() as i64;
-    let offset = (couple.0.as_u128() % n as u128) as i64;
-    let day = i64::from(date.num_days_from_ce());
-    Some(pool[((day + offset).rem_euclid(n)) as usize].to_string())
+    let pool = match theme {
+        Some(t) => format!("{slot}:{t}"),
+        None => slot.to_string(),
+    };
+    let (mut remaining, mut refills) = store::questions::lock(tx, couple, &pool).await?;
+    // Questions a host removed from the library drop out.
+    remaining.retain(|id| ids.contains(&id.as_str()));
+    if remaining.is_empty() {
+        let all: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        let mut rng = rng_for(
+            seed,
+            &[couple.0.as_bytes(), pool.as_bytes(), &refills.to_le_bytes()],
+        );
+        remaining = shuffled(&all, &mut rng);
+        refills += 1;
+    }
+    let id = remaining.remove(0);
+    store::questions::save(tx, couple, &pool, &remaining, refills).await?;
+    let text = lib
+        .questions
+        .iter()
+        .find(|q| q.id == id)
+        .map(|q| q.text.clone())
+        .unwrap_or_default();
+    Ok(Some((id, text)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -729,8 +907,15 @@ pub async fn prepare_post(
                         r
                     }
                     None => {
-                        let q =
-                            question_of_the_day(&st.content, slot.as_str(), couple_id, local_date);
+                        let q = draw_question(
+                            &mut tx,
+                            &st.content,
+                            st.config.scheduler.seed,
+                            couple_id,
+                            slot.as_str(),
+                            None,
+                        )
+                        .await?;
                         checkins::create(
                             &mut *tx,
                             couple_id,
@@ -738,7 +923,7 @@ pub async fn prepare_post(
                             local_date,
                             now,
                             closes,
-                            q.as_deref(),
+                            q.as_ref().map(|(i, t)| (i.as_str(), t.as_str())),
                         )
                         .await?
                     }
@@ -828,6 +1013,24 @@ pub async fn prepare_reminder(
     ))
 }
 
+/// What the next nudge should be about after a reveal: a heavy or low mood asks "listen, or
+/// help?"; a guess far from the partner's own answer asks for curiosity.
+fn steer_after(answers: &[Ans]) -> Option<&'static str> {
+    let moods: Vec<(Option<PersonId>, Mood)> = answers
+        .iter()
+        .filter(|a| a.submitted)
+        .filter_map(|a| mood_of(a.mood).map(|m| (a.user, m)))
+        .collect();
+    if moods.iter().any(|(_, m)| m.value() <= 2) {
+        return Some("listen_or_help");
+    }
+    let far = answers.iter().filter(|a| a.submitted).any(|a| {
+        let other = moods.iter().find(|(u, _)| *u != a.user).map(|(_, m)| *m);
+        matches!((mood_of(a.guess), other), (Some(g), Some(o)) if dc::read(g, o) == Read::Different)
+    });
+    far.then_some("curiosity")
+}
+
 /// Reveals a round: flips it once (answers close), then the reveal is posted.
 pub async fn prepare_reveal(st: &AppState, checkin: CheckinId) -> Result<Plan, FlowError> {
     let now = st.clock.now();
@@ -845,6 +1048,18 @@ pub async fn prepare_reveal(st: &AppState, checkin: CheckinId) -> Result<Plan, F
         return Ok(Plan::Skipped("couple ended"));
     };
     let asked = checkins::asked(&mut tx, &round, &couple.partner_ids()).await?;
+    let card = if round.slot == "weekly" {
+        let written = super::weekly::written(&mut tx, st.keys(), checkin, &couple).await?;
+        super::weekly::reveal_card(&st.content, &round, &couple, &answers, &written)
+    } else {
+        // A hard reveal steers the couple's next small nudge (taken once).
+        if !round.revealed {
+            if let Some(concept) = steer_after(&answers) {
+                store::micro::steer(&mut *tx, couple.id, concept).await?;
+            }
+        }
+        reveal_card(&st.content, &round, &couple, &answers, &asked)
+    };
     tx.commit().await?;
     if couple.unreachable_since.is_some() {
         // The room refused us; the answers stay stored and visible to each writer.
@@ -852,7 +1067,7 @@ pub async fn prepare_reveal(st: &AppState, checkin: CheckinId) -> Result<Plan, F
     }
     Ok(Plan::deliver(
         couple.room.clone(),
-        reveal_card(&st.content, &round, &couple, &answers, &asked),
+        card,
         round.reveal_nonce.clone(),
         Record::Reveal(checkin),
     ))

@@ -50,6 +50,8 @@ pub enum Record {
         date: NaiveDate,
     },
     Reveal(CheckinId),
+    /// The weekly check-in's post (one for both partners).
+    WeeklyPost(CheckinId),
     Micro(MicroId),
     Recap {
         couple: CoupleId,

@@ -54,6 +54,16 @@ pub async fn prepare(
         } => {
             super::micro::prepare_post(st, id, CoupleId(*couple), *user, *local_date, missed).await
         }
+        Job::WeeklyCheckin {
+            couple,
+            iso_year,
+            iso_week,
+        } => match IsoWeek::new(*iso_year, *iso_week) {
+            Some(week) => {
+                super::weekly::prepare_post(st, id, CoupleId(*couple), week, missed).await
+            }
+            None => Ok(Plan::Skipped("not a real ISO week")),
+        },
         Job::WeeklyRecap {
             couple,
             iso_year,
@@ -83,6 +93,7 @@ pub async fn prepare(
             repair,
             agreement,
             attempt,
+            visit,
             ..
         } => {
             super::repair::prepare_revisit(
@@ -91,6 +102,7 @@ pub async fn prepare(
                 RepairId(*repair),
                 crate::domain::ids::AgreementId(*agreement),
                 *attempt,
+                *visit,
             )
             .await
         }
@@ -108,6 +120,7 @@ pub async fn record(st: &AppState, record: &Record, message: &MessageRef) -> sql
             slot,
             date,
         } => checkins::mark_posted(&st.pool, *couple, *person, slot, *date, message, now).await,
+        Record::WeeklyPost(id) => checkins::set_post_message(&st.pool, *id, message).await,
         Record::Reveal(id) => {
             checkins::set_reveal_message(&st.pool, *id, message).await?;
             tracing::info!(checkin_id = %id, "round revealed");

@@ -3,7 +3,7 @@
 //! bag they are drawn from. What a partner is nudged to notice stays between them and the
 //! bot.
 
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use sqlx::PgConnection;
 
 use super::access::{couple_here, partner_of};
@@ -13,12 +13,18 @@ use super::{refuse, refuse_with, Answer, FlowError, FlowResult, Here, Refusal, W
 use crate::content::copy::keys::micro as k;
 use crate::content::copy::Arg;
 use crate::content::Library;
+use crate::domain::couple::Couple;
 use crate::domain::custom_id::{CustomId, MicroAction as A};
+use crate::domain::ids::AgreementId;
 use crate::domain::ids::{CoupleId, JobId, MicroId, PersonId, PersonRef};
-use crate::domain::micro::{draw, rng_for, shuffled};
+use crate::domain::micro::{
+    brings_back_agreement, draw, rng_for, shuffled, Fit, Tags, AGREEMENT_FRESH_DAYS,
+    AGREEMENT_PREFIX,
+};
+use crate::domain::time::local_date;
 use crate::domain::time::local_instant;
 use crate::state::AppState;
-use crate::store::{checkins, couples, micro, schedules};
+use crate::store::{checkins, couples, micro, people, repairs, schedules};
 use crate::transport::{Card, Part, Tone};
 
 fn id(m: MicroId, a: A) -> CustomId {
@@ -49,10 +55,27 @@ fn prompt_card(
     prompt_id: &str,
     me: &PersonRef,
     partner: Option<&PersonRef>,
+    agreement: Option<&str>,
 ) -> Card {
-    let text = match lib.micro_by_id(prompt_id) {
-        None => lib.t(k::GONE, &[]),
-        Some(p) => {
+    let text = match (agreement, lib.micro_by_id(prompt_id)) {
+        (Some(a), _) => lib.t(
+            k::AGREEMENT_PROMPT,
+            &[
+                ("agreement", Arg::Quote(a.to_string())),
+                (
+                    "partner",
+                    partner.map_or_else(
+                        || {
+                            lib.t(crate::content::copy::keys::common::YOUR_PARTNER, &[])
+                                .into()
+                        },
+                        Arg::from,
+                    ),
+                ),
+            ],
+        ),
+        (None, None) => lib.t(k::GONE, &[]),
+        (None, Some(p)) => {
             let mut t = lib.t(
                 k::PROMPT,
                 &[
@@ -85,8 +108,16 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     let lib = &st.content;
     let now = st.clock.now();
     let mut tx = st.pool.begin().await?;
-    let Some((prompt, concept)) =
-        draw_prompt(&mut tx, lib, st.config.scheduler.seed, couple.id, None).await?
+    let fit = fit_for(&mut tx, &couple, me.id, now).await?;
+    let Some((prompt, concept)) = draw_prompt(
+        &mut tx,
+        lib,
+        st.config.scheduler.seed,
+        couple.id,
+        None,
+        &fit,
+    )
+    .await?
     else {
         return refuse(k::EMPTY);
     };
@@ -103,6 +134,7 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
         &prompt,
         &me,
         partner.as_ref(),
+        None,
     )))
 }
 
@@ -128,13 +160,25 @@ pub async fn press(
     let partner = couple.other(me.id).map(|p| p.person_ref());
     let now = st.clock.now();
     match action {
-        A::Open => Ok(Answer::private(prompt_card(
-            lib,
-            row_id,
-            &row.prompt_id,
-            &me,
-            partner.as_ref(),
-        ))),
+        A::Open => {
+            let agreement = match row.prompt_id.strip_prefix(AGREEMENT_PREFIX) {
+                Some(id) => match uuid::Uuid::try_parse(id) {
+                    Ok(id) => repairs::agreement(&st.pool, st.keys(), couple.id, AgreementId(id))
+                        .await?
+                        .map(|a| a.text),
+                    Err(_) => None,
+                },
+                None => None,
+            };
+            Ok(Answer::private(prompt_card(
+                lib,
+                row_id,
+                &row.prompt_id,
+                &me,
+                partner.as_ref(),
+                agreement.as_deref(),
+            )))
+        }
         A::Done | A::NotNow => {
             let mut tx = st.pool.begin().await?;
             let Some(locked) = micro::lock(&mut tx, row_id).await? else {
@@ -159,12 +203,14 @@ pub async fn press(
             if locked.outcome.is_some() {
                 return refuse(k::ALREADY_ANSWERED);
             }
+            let fit = fit_for(&mut tx, &couple, me.id, now).await?;
             let Some((prompt, concept)) = draw_prompt(
                 &mut tx,
                 lib,
                 st.config.scheduler.seed,
                 couple.id,
                 Some(&row.prompt_id),
+                &fit,
             )
             .await?
             else {
@@ -183,46 +229,113 @@ pub async fn press(
                 &prompt,
                 &me,
                 partner.as_ref(),
+                None,
             )))
         }
     }
 }
 
+/// Tops the bag up with a fresh shuffle of everything not already in it.
+fn refill(lib: &Library, seed: u64, couple: CoupleId, bag: &mut micro::Bag) {
+    let fresh: Vec<String> = lib
+        .micro
+        .iter()
+        .map(|p| p.id.clone())
+        .filter(|id| !bag.remaining.contains(id))
+        .collect();
+    let mut rng = rng_for(seed, &[couple.0.as_bytes(), &bag.refills.to_le_bytes()]);
+    bag.refills += 1;
+    bag.remaining.extend(shuffled(&fresh, &mut rng));
+}
+
+/// What fits `person` today: their light day, whether the couple lives apart, and how their
+/// partner likes to receive care.
+pub async fn fit_for(
+    tx: &mut PgConnection,
+    couple: &Couple,
+    person: PersonId,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Fit> {
+    let zone = couple
+        .partner(person)
+        .and_then(|p| p.zone)
+        .unwrap_or(chrono_tz::Tz::UTC);
+    let light = checkins::is_light_day(&mut *tx, person, local_date(zone, now)).await?;
+    let apart = schedules::couple(&mut *tx, couple.id)
+        .await?
+        .is_some_and(|s| s.apart);
+    let partner_care = match couple.other(person) {
+        Some(p) => people::care_ways(&mut *tx, p.person).await?,
+        None => Vec::new(),
+    };
+    Ok(Fit {
+        light,
+        apart,
+        partner_care,
+    })
+}
+
 /// Draws the next prompt id from the couple's bag: no repeat until the pool is used up,
-/// never the same concept twice in a row, never `exclude` ("another one").
+/// never the same concept twice in a row, never `exclude` ("another one"), and only what
+/// fits the person today. A steer left by a hard reveal goes first, once. When nothing that
+/// fits is left, the bag is topped up; when the library has nothing that fits, the fit is
+/// relaxed rather than sending nothing.
 pub async fn draw_prompt(
     tx: &mut PgConnection,
     lib: &Library,
     seed: u64,
     couple: CoupleId,
     exclude: Option<&str>,
+    fit: &Fit,
 ) -> sqlx::Result<Option<(String, String)>> {
     let mut bag = micro::lock_bag(tx, couple).await?;
     let concept_of = |id: &str| lib.micro_by_id(id).map(|p| p.concept.as_str());
+    let fits = |fit: &Fit, id: &str| {
+        lib.micro_by_id(id).is_some_and(|p| {
+            fit.admits(Tags {
+                tier: &p.tier,
+                setting: &p.setting,
+                care: p.care.as_deref(),
+            })
+        })
+    };
     // Prompts a host removed from the library simply drop out of the bag.
     bag.remaining.retain(|id| concept_of(id).is_some());
-    let mut picked = draw(
-        &mut bag.remaining,
-        bag.last_concept.as_deref(),
-        exclude,
-        concept_of,
-    );
+    if bag.remaining.is_empty() {
+        refill(lib, seed, couple, &mut bag);
+    }
+    let steer = bag.steer.take();
+    let mut picked = steer.as_deref().and_then(|c| {
+        draw(&mut bag.remaining, None, exclude, concept_of, |id| {
+            concept_of(id) == Some(c) && fits(fit, id)
+        })
+    });
     if picked.is_none() {
-        let fresh: Vec<String> = lib
-            .micro
-            .iter()
-            .map(|p| p.id.clone())
-            .filter(|id| !bag.remaining.contains(id))
-            .collect();
-        let mut rng = rng_for(seed, &[couple.0.as_bytes(), &bag.refills.to_le_bytes()]);
-        bag.refills += 1;
-        bag.remaining.extend(shuffled(&fresh, &mut rng));
         picked = draw(
             &mut bag.remaining,
             bag.last_concept.as_deref(),
             exclude,
             concept_of,
+            |id| fits(fit, id),
         );
+    }
+    if picked.is_none() {
+        refill(lib, seed, couple, &mut bag);
+        for f in [fit.clone(), fit.relaxed()] {
+            picked = draw(
+                &mut bag.remaining,
+                bag.last_concept.as_deref(),
+                exclude,
+                concept_of,
+                |id| fits(&f, id),
+            );
+            if picked.is_some() {
+                break;
+            }
+        }
+    }
+    if picked.is_none() {
+        picked = draw(&mut bag.remaining, None, exclude, concept_of, |_| true);
     }
     let Some(id) = picked else {
         return Ok(None);
@@ -231,6 +344,41 @@ pub async fn draw_prompt(
     bag.last_concept = Some(concept.clone());
     micro::save_bag(&mut *tx, couple, &bag).await?;
     Ok(Some((id, concept)))
+}
+
+/// The concept a nudge that brings back an agreement is kept under.
+const AGREEMENT_CONCEPT: &str = "agreement";
+
+/// The couple's recent agreement, when today's nudge should bring it back instead of a
+/// prompt (seeded by the day, so a retry decides the same).
+async fn agreement_due(
+    tx: &mut PgConnection,
+    st: &AppState,
+    couple: CoupleId,
+    person: PersonId,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<AgreementId>> {
+    let since = now - Duration::days(AGREEMENT_FRESH_DAYS);
+    let Some(a) = repairs::latest_agreement(&mut *tx, st.keys(), couple, since).await? else {
+        return Ok(None);
+    };
+    let last = micro::last_of_concept(&mut *tx, couple, AGREEMENT_CONCEPT).await?;
+    let mut rng = rng_for(
+        st.config.scheduler.seed,
+        &[
+            couple.0.as_bytes(),
+            person.0.as_bytes(),
+            b"agreement",
+            date.to_string().as_bytes(),
+        ],
+    );
+    let due = brings_back_agreement(
+        &mut rng,
+        (now - a.created_at).num_days(),
+        last.map(|t| (now - t).num_days()),
+    );
+    Ok(due.then_some(a.id))
 }
 
 /// The scheduled prompt: chain the next day, then a teaser only the partner can open.
@@ -287,9 +435,18 @@ pub async fn prepare_post(
         }
         Some(r) => r.micro_id(),
         None => {
-            let Some((prompt, concept)) =
-                draw_prompt(&mut tx, &st.content, seed, couple_id, None).await?
-            else {
+            // Now and then, a recent agreement comes back instead of a prompt.
+            let drawn = match agreement_due(&mut tx, st, couple_id, person, date, now).await? {
+                Some(a) => Some((
+                    format!("{AGREEMENT_PREFIX}{}", a.0),
+                    AGREEMENT_CONCEPT.to_string(),
+                )),
+                None => {
+                    let fit = fit_for(&mut tx, &couple, person, now).await?;
+                    draw_prompt(&mut tx, &st.content, seed, couple_id, None, &fit).await?
+                }
+            };
+            let Some((prompt, concept)) = drawn else {
                 tx.commit().await?;
                 return Ok(Plan::Skipped("empty library"));
             };

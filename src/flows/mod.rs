@@ -8,6 +8,7 @@
 //! Flows know no chat platform: they speak in `transport::Card`s and words from `content/`.
 
 pub mod access;
+pub mod care;
 pub mod checkin;
 pub mod delivery;
 pub mod jobs;
@@ -19,6 +20,7 @@ pub mod recap;
 pub mod repair;
 pub mod settings;
 pub mod view;
+pub mod weekly;
 
 use std::time::Duration;
 

@@ -407,3 +407,19 @@ pub async fn leave_choice(
         }
     }
 }
+
+/// `/attune help`: what Attune is and is not, how to pause or erase, and where to find help;
+/// private, and open to anyone (a couple is not needed to ask).
+pub fn help(lib: &Library) -> Answer {
+    let s = &lib.safety;
+    let mut body = Text::plain(s.help.trim());
+    for part in [&s.resources, &s.self_harm] {
+        if !part.trim().is_empty() {
+            body = body.para(Text::plain(part.trim()));
+        }
+    }
+    Answer::private(Card::default().with_panel(panel(
+        lib.t(crate::content::copy::keys::help::TITLE, &[]),
+        body,
+    )))
+}

@@ -92,20 +92,23 @@ pub async fn schedule_recap_after(
     Ok(None)
 }
 
-/// Replaces the couple's pending recap with one from the current settings and home zone
-/// (after setup, a schedule change, or a zone change).
+/// Replaces the couple's pending weekly jobs (the weekly check-in and the recap) with ones
+/// from the current settings and home zone (after setup, a schedule change, or a zone
+/// change). Returns when the recap is due.
 pub async fn plan_recap(
     tx: &mut PgConnection,
     couple: CoupleId,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
     jobs::cancel_pending(&mut *tx, couple, None, "weekly_recap").await?;
+    jobs::cancel_pending(&mut *tx, couple, None, "weekly_checkin").await?;
     let Some(c) = couples::get(&mut *tx, couple, true).await? else {
         return Ok(None);
     };
     let Some(settings) = schedules::couple(&mut *tx, couple).await? else {
         return Ok(None);
     };
+    super::weekly::schedule_after(tx, couple, c.home_zone(), &settings, now, now).await?;
     schedule_recap_after(tx, couple, c.home_zone(), &settings, now, now).await
 }
 

@@ -29,6 +29,19 @@ pub struct ScheduleInput {
     pub micro: Option<MicroFrequency>,
     pub recap_day: Option<Weekday>,
     pub recap_time: Option<String>,
+    pub weekly: Option<WeeklyDay>,
+    pub weekly_time: Option<String>,
+    /// Whether the two live apart (calls and messages) or together.
+    pub apart: Option<bool>,
+}
+
+/// When the weekly check-in comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeeklyDay {
+    Off,
+    /// The recap's day (the default).
+    RecapDay,
+    Day(Weekday),
 }
 
 /// "HH:MM" or "off"; `Ok(None)` means off.
@@ -120,6 +133,25 @@ pub async fn schedule(st: &AppState, who: &Who, here: &Here, input: &ScheduleInp
     }
     if let Some(v) = &input.recap_time {
         shared.recap_time = time_required("recap_time", v)?;
+    }
+    match input.weekly {
+        Some(WeeklyDay::Off) => shared.weekly_on = false,
+        Some(WeeklyDay::RecapDay) => {
+            shared.weekly_on = true;
+            shared.weekly_day = None;
+        }
+        Some(WeeklyDay::Day(d)) => {
+            shared.weekly_on = true;
+            shared.weekly_day = Some(d);
+        }
+        None => {}
+    }
+    if let Some(v) = &input.weekly_time {
+        shared.weekly_time = Some(time_required("weekly_time", v)?);
+        shared.weekly_on = true;
+    }
+    if let Some(apart) = input.apart {
+        shared.apart = apart;
     }
     let mut tx = st.pool.begin().await?;
     schedules::save_partner(&mut *tx, couple.id, me.id, &mine).await?;

@@ -175,7 +175,21 @@ pub fn shared_line(lib: &Library, couple: &Couple, s: &CoupleSettings) -> Text {
         Some(p) => args.push(("person", p.into())),
         None => args.push(("person", lib.s(kc::YOUR_PARTNER).into())),
     }
-    lib.t(ks::RHYTHM, &args)
+    let mut t = lib.t(ks::RHYTHM, &args);
+    t = t.line(match s.weekly() {
+        Some((day, time)) => lib.t(
+            ks::WEEKLY_LINE,
+            &[
+                ("day", weekday_long(lib, day).into()),
+                ("time", time.format("%H:%M").to_string().into()),
+            ],
+        ),
+        None => lib.t(ks::WEEKLY_OFF, &[]),
+    });
+    if s.apart {
+        t = t.line(lib.t(ks::APART_LINE, &[]));
+    }
+    t
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::custom_id::{
-    Act, CheckinAction as C, InviteAction, MicroAction as M, RepairAction as R,
+    Act, CheckinAction as C, InviteAction, MicroAction as M, PersonalAction, RepairAction as R,
 };
 use crate::domain::zones;
 use controls::Controls;
@@ -231,6 +231,24 @@ async fn play(
         .await?;
     show.say(stage, "» alice runs /attune status");
     stage.cmd(ALICE, "attune status", vec![]).await?;
+    show.say(stage, "» alice runs /attune help");
+    stage.cmd(ALICE, "attune help", vec![]).await?;
+    show.say(
+        stage,
+        "» bob runs /attune care and picks, privately, how he likes to receive care",
+    );
+    let care = stage
+        .cmd(BOB, "attune care", vec![])
+        .await?
+        .message()?
+        .clone();
+    let menu = care
+        .control(Act::Personal(PersonalAction::Care))
+        .ok_or_else(|| anyhow::anyhow!("the care card has no menu"))?;
+    stage
+        .fake
+        .select(BOB, care.id, &menu, vec!["words".into(), "time".into()])
+        .await?;
 
     let start = stage.clock.now();
     let mut handled: std::collections::HashSet<u64> = std::collections::HashSet::new();
@@ -343,6 +361,13 @@ async fn play(
             }
             for post in posts {
                 handled.insert(post.id);
+                if post.control(Act::Checkin(C::WeeklyWrite)).is_none()
+                    && post.content.contains("weekly check-in")
+                {
+                    weekly_scene(stage, show, &post).await?;
+                    stage.settle().await?;
+                    continue;
+                }
                 let who = if post.content.contains(&format!("<@{ALICE}>")) {
                     ALICE
                 } else {
@@ -350,6 +375,18 @@ async fn play(
                 };
                 let name = if who == ALICE { "alice" } else { "bob" };
                 match (day, who) {
+                    (1, ALICE) => {
+                        show.say(
+                            stage,
+                            "» alice opens her card, presses [Make today a light day], then answers",
+                        );
+                        answer(stage, who, &post, &mut rng, true).await?;
+                        let light = crate::content::copy::keys::checkin::LIGHT_DAY_ON_LINE;
+                        show.say(
+                            stage,
+                            format!("  (her card said, privately: {})", stage.content().s(light)),
+                        );
+                    }
                     (2, BOB) => {
                         show.say(stage, "» bob presses [Skip today]");
                         let skip = post.control(Act::Checkin(C::Skip)).unwrap_or_default();
@@ -363,7 +400,7 @@ async fn play(
                             stage,
                             format!("» {name} presses [Answer privately] and fills in the card"),
                         );
-                        answer(stage, who, &post, &mut rng).await?;
+                        answer(stage, who, &post, &mut rng, false).await?;
                     }
                 }
                 stage.settle().await?;
@@ -374,12 +411,24 @@ async fn play(
     Ok(())
 }
 
+/// What the simulated partners write as answers to the question of the day (tests look for
+/// them: in the channel when shared, never in the logs).
+pub const NOTES: [&str; 6] = [
+    "A slow coffee together before work.",
+    "Our walk after dinner, even a short one.",
+    "Honestly, a hug when I get home.",
+    "That you made breakfast without being asked.",
+    "Finishing the report, then an evening off.",
+    "Hearing you laugh on the phone with your brother.",
+];
+
 /// One partner answers a check-in the way a person would: card, menus, sometimes a note.
 async fn answer(
     stage: &Stage,
     user: u64,
     post: &fake::FakeMessage,
     rng: &mut rand::rngs::StdRng,
+    light_day: bool,
 ) -> anyhow::Result<()> {
     let f = &stage.fake;
     let open = post
@@ -394,6 +443,12 @@ async fn answer(
         card.control(Act::Checkin(a))
             .ok_or_else(|| anyhow::anyhow!("no menu {a:?}"))
     };
+    if light_day {
+        let light = card
+            .control(Act::Checkin(C::LightDay))
+            .ok_or_else(|| anyhow::anyhow!("no light-day button"))?;
+        f.click_button(user, card.id, &light).await?;
+    }
     let mood: u8 = rng.random_range(2..=5);
     let guess: u8 = (i16::from(mood) + rng.random_range(-1i16..=1)).clamp(1, 5) as u8;
     f.select(user, card.id, &select(C::Mood)?, vec![mood.to_string()])
@@ -410,13 +465,8 @@ async fn answer(
         .await?;
     f.select(user, card.id, &select(C::Guess)?, vec![guess.to_string()])
         .await?;
-    if rng.random_bool(0.4) {
-        const NOTES: [&str; 4] = [
-            "Slept badly, but the coffee is helping.",
-            "Looking forward to our walk tonight.",
-            "Work feels heavy today; I could use a hug.",
-            "Grateful you made breakfast.",
-        ];
+    // Most days one of them answers the question of the day (its box asks it).
+    if rng.random_bool(0.6) {
         let note = NOTES[rng.random_range(0..NOTES.len())];
         let now = f
             .message(card.id)
@@ -440,8 +490,73 @@ async fn answer(
     Ok(())
 }
 
-/// The scripted repair of day 3: alice starts it, they settle, own, share, reflect (one
-/// "not quite"), agree on a line for next time and close.
+/// Both partners answer the weekly check-in: a few words for some of its questions.
+async fn weekly_scene(
+    stage: &Stage,
+    show: &mut Show,
+    post: &fake::FakeMessage,
+) -> anyhow::Result<()> {
+    let f = &stage.fake;
+    type Answers<'a> = Vec<(&'a str, &'a str)>;
+    let answers: [(u64, &str, Answers); 2] = [
+        (
+            ALICE,
+            "alice",
+            vec![
+                (
+                    "appreciation",
+                    "How you listened on Wednesday, even though it was hard.",
+                ),
+                ("need_ahead", "An evening with no plans."),
+            ],
+        ),
+        (
+            BOB,
+            "bob",
+            vec![
+                ("went_well", "We talked it through instead of going quiet."),
+                (
+                    "talk_about",
+                    "How we split the weekend between our families.",
+                ),
+            ],
+        ),
+    ];
+    for (user, name, mine) in answers {
+        show.say(
+            stage,
+            format!("» {name} opens the weekly check-in, writes a few answers privately, and presses [Done]"),
+        );
+        let open = post
+            .control(Act::Checkin(C::Answer))
+            .ok_or_else(|| anyhow::anyhow!("no answer button on the weekly post"))?;
+        let card = f
+            .click_button(user, post.id, &open)
+            .await?
+            .message()?
+            .clone();
+        let write = card
+            .control(Act::Checkin(C::WeeklyWrite))
+            .ok_or_else(|| anyhow::anyhow!("no write button on the weekly card"))?;
+        let modal = f
+            .click_button(user, card.id, &write)
+            .await?
+            .modal()?
+            .clone();
+        f.submit_modal(user, &modal, mine).await?;
+        let now = f
+            .message(card.id)
+            .ok_or_else(|| anyhow::anyhow!("card vanished"))?;
+        let done = now.control(Act::Checkin(C::Submit)).unwrap_or_default();
+        f.click_button(user, card.id, &done).await?;
+    }
+    Ok(())
+}
+
+/// The scripted repair of day 3: bob was hurt and starts it to be heard. They settle (bob,
+/// very stirred up, is offered a break privately and chooses to go on), bob shares, they
+/// settle again, alice reflects (one "not quite"), says it makes sense, owns her part, they
+/// keep both lines and close; then bob starts a round the other way.
 async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     let f = &stage.fake;
     let press = |user: u64, m: fake::FakeMessage, act: R| async move {
@@ -464,46 +579,45 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
         let shared = press(user, preview, share).await?;
         anyhow::Ok(shared.new_message()?.clone())
     };
+    // Both rate calm at a settling step; returns what follows.
+    let settle = |m: fake::FakeMessage| async move {
+        press(ALICE, m.clone(), R::Calm2).await?;
+        anyhow::Ok(press(BOB, m, R::Calm2).await?.new_message()?.clone())
+    };
 
     show.say(
         stage,
-        "» alice runs /repair and names the moment, just for herself",
+        "» bob runs /repair, chooses [Something hurt; I'd like to be heard], and names the moment, just for himself",
     );
-    let modal = stage.cmd(ALICE, "repair", vec![]).await?.modal()?.clone();
+    let chooser = stage.cmd(BOB, "repair", vec![]).await?.message()?.clone();
+    let modal = press(BOB, chooser, R::ChooseHurt).await?.modal()?.clone();
     let invite = f
         .submit_modal(
-            ALICE,
+            BOB,
             &modal,
-            vec![("text", "Sunday dinner, when I kept checking my phone.")],
+            vec![("text", "Sunday dinner, when you kept checking your phone.")],
         )
         .await?
         .new_message()?
         .clone();
-    // The named moment comes back to alice privately, just after the invitation.
     f.wait_for_message(CHANNEL, std::time::Duration::from_secs(5), |m| {
-        m.ephemeral_for == Some(ALICE) && m.text().contains("Sunday dinner")
+        m.ephemeral_for == Some(BOB) && m.text().contains("Sunday dinner")
     })
     .await?;
-    show.say(stage, "» bob presses [I'm ready]");
-    let regulate = press(BOB, invite, R::Ready).await?.new_message()?.clone();
-    show.say(stage, "» alice taps 2, bob taps 3 (each privately)");
-    press(ALICE, regulate.clone(), R::Calm2).await?;
-    let own = press(BOB, regulate, R::Calm3).await?.new_message()?.clone();
+    show.say(stage, "» alice presses [I'm ready]");
+    let regulate = press(ALICE, invite, R::Ready).await?.new_message()?.clone();
     show.say(
         stage,
-        "» alice writes what she owns, reads it back privately, and shares it",
+        "» alice taps 2; bob taps 4 and is offered a break, privately; he presses [I can go on]",
     );
-    let felt = say(
-        ALICE,
-        own,
-        R::WriteOwn,
-        R::ShareOwn,
-        "I was on my phone while you told me about your sister, and when you said so I got \
-         defensive. I'm sorry. That was my part.",
-    )
-    .await?;
-    show.say(stage, "» bob writes what it was like for him and shares it");
-    let reflect = say(
+    press(ALICE, regulate.clone(), R::Calm2).await?;
+    let offer = press(BOB, regulate, R::Calm4).await?.message()?.clone();
+    let felt = press(BOB, offer, R::Settled).await?.new_message()?.clone();
+    show.say(
+        stage,
+        "» bob writes what that moment was like for him and shares it",
+    );
+    let recheck = say(
         BOB,
         felt,
         R::WriteFelt,
@@ -511,6 +625,8 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
         "I felt alone at our own table, like what I was saying didn't matter.",
     )
     .await?;
+    show.say(stage, "» both tap 2 again (each privately)");
+    let reflect = settle(recheck).await?;
     show.say(stage, "» alice says back what she heard");
     let confirm = say(
         ALICE,
@@ -539,7 +655,26 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     )
     .await?;
     show.say(stage, "» bob presses [Yes, that's it]");
-    let next = press(BOB, confirm, R::Heard).await?.new_message()?.clone();
+    let empathy = press(BOB, confirm, R::Heard).await?.new_message()?.clone();
+    show.say(stage, "» alice lets him know it makes sense");
+    let own = say(
+        ALICE,
+        empathy,
+        R::WriteEmpathy,
+        R::ShareEmpathy,
+        "It makes sense you felt alone. I would have too, talking to someone looking at a screen.",
+    )
+    .await?;
+    show.say(stage, "» alice owns her part");
+    let next = say(
+        ALICE,
+        own,
+        R::WriteOwn,
+        R::ShareOwn,
+        "I was on my phone while you told me about your day, and when you said so I got \
+         defensive. I'm sorry. That was my part.",
+    )
+    .await?;
     show.say(stage, "» each proposes a line for next time");
     let after = say(
         ALICE,
@@ -559,16 +694,94 @@ async fn repair_scene(stage: &Stage, show: &mut Show) -> anyhow::Result<()> {
     .await?;
     show.say(
         stage,
-        "» alice presses [Keep line 2], bob presses [Yes, let's keep it]",
+        "» bob presses [Keep both], alice presses [Yes, let's keep it]",
     );
-    let agree = press(ALICE, pick, R::PickSecond)
+    let agree = press(BOB, pick, R::PickBoth).await?.new_message()?.clone();
+    let close = press(ALICE, agree, R::Agree).await?.new_message()?.clone();
+    show.say(stage, "» alice taps 4, bob taps 4 (each privately)");
+    press(ALICE, close.clone(), R::Close4).await?;
+    let summary = press(BOB, close, R::Close4).await?.new_message()?.clone();
+
+    show.say(
+        stage,
+        "» bob presses [Another round, the other way]: he has a part to own too",
+    );
+    let regulate = press(BOB, summary, R::OtherWay)
+        .await?
+        .new_message()?
+        .clone();
+    show.say(stage, "» both tap 2 (each privately)");
+    let own = settle(regulate).await?;
+    show.say(stage, "» bob owns his part");
+    let felt = say(
+        BOB,
+        own,
+        R::WriteOwn,
+        R::ShareOwn,
+        "I went quiet and sulked for the rest of the evening instead of telling you.",
+    )
+    .await?;
+    show.say(stage, "» alice shares what that was like for her");
+    let recheck = say(
+        ALICE,
+        felt,
+        R::WriteFelt,
+        R::ShareFelt,
+        "The silence scared me more than the argument.",
+    )
+    .await?;
+    let reflect = settle(recheck).await?;
+    show.say(
+        stage,
+        "» bob says back what he heard; alice presses [Yes, that's it]",
+    );
+    let confirm = say(
+        BOB,
+        reflect,
+        R::WriteReflect,
+        R::ShareReflect,
+        "When I went quiet, it frightened you more than the words did.",
+    )
+    .await?;
+    let empathy = press(ALICE, confirm, R::Heard)
+        .await?
+        .new_message()?
+        .clone();
+    let next = say(
+        BOB,
+        empathy,
+        R::WriteEmpathy,
+        R::ShareEmpathy,
+        "Of course it scared you. Silence can feel like a door closing.",
+    )
+    .await?;
+    show.say(
+        stage,
+        "» each proposes a line; alice keeps bob's, bob agrees",
+    );
+    let after = say(
+        BOB,
+        next,
+        R::WritePlan,
+        R::SharePlan,
+        "When I need quiet, I say \"give me ten minutes\" and come back.",
+    )
+    .await?;
+    let pick = say(
+        ALICE,
+        after,
+        R::WritePlan,
+        R::SharePlan,
+        "I'll ask once, gently, and then give you the ten minutes.",
+    )
+    .await?;
+    let agree = press(ALICE, pick, R::PickFirst)
         .await?
         .new_message()?
         .clone();
     let close = press(BOB, agree, R::Agree).await?.new_message()?.clone();
-    show.say(stage, "» alice taps 4, bob taps 5 (each privately)");
-    press(ALICE, close.clone(), R::Close4).await?;
-    press(BOB, close, R::Close5).await?;
+    press(ALICE, close.clone(), R::Close5).await?;
+    press(BOB, close, R::Close4).await?;
     stage.settle().await
 }
 

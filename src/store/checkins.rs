@@ -18,6 +18,8 @@ pub struct Checkin {
     pub closes_at: DateTime<Utc>,
     pub revealed: bool,
     pub question: Option<String>,
+    /// The question's id in the library (rounds of 0.1 have only its text).
+    pub question_id: Option<String>,
     pub reveal_nonce: String,
     pub reveal_message: Option<String>,
 }
@@ -32,6 +34,7 @@ struct Row {
     closes_at: DateTime<Utc>,
     status: String,
     question: Option<String>,
+    question_id: Option<String>,
     reveal_nonce: String,
     reveal_message: Option<String>,
 }
@@ -47,6 +50,7 @@ impl From<Row> for Checkin {
             closes_at: r.closes_at,
             revealed: r.status == "revealed",
             question: r.question,
+            question_id: r.question_id,
             reveal_nonce: r.reveal_nonce,
             reveal_message: r.reveal_message,
         }
@@ -54,7 +58,7 @@ impl From<Row> for Checkin {
 }
 
 const COLS: &str =
-    "id, couple_id, slot, round_date, opened_at, closes_at, status, question, reveal_nonce, reveal_message";
+    "id, couple_id, slot, round_date, opened_at, closes_at, status, question, question_id, reveal_nonce, reveal_message";
 
 /// A discord nonce (≤ 25 characters) derived from a uuid, stable across retries.
 pub fn nonce_for(id: Uuid) -> String {
@@ -109,13 +113,72 @@ pub async fn joinable(
     Ok(row.map(Into::into))
 }
 
-/// Any open round of the couple (for `/checkin`, which refuses to stack rounds).
+/// The couple's weekly round for an ISO week, and whether its post landed.
+pub struct WeeklyRound {
+    pub round: Checkin,
+    pub post_message: Option<String>,
+}
+
+pub async fn weekly_round(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    week: crate::domain::recap::IsoWeek,
+) -> sqlx::Result<Option<WeeklyRound>> {
+    #[derive(sqlx::FromRow)]
+    struct W {
+        #[sqlx(flatten)]
+        row: Row,
+        post_message: Option<String>,
+    }
+    let row: Option<W> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS}, post_message from checkins where couple_id = $1 and weekly_week = $2"
+    )))
+    .bind(couple.0)
+    .bind(week.to_string())
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|w| WeeklyRound {
+        round: w.row.into(),
+        post_message: w.post_message,
+    }))
+}
+
+/// Ties a new weekly round to its ISO week.
+pub async fn set_weekly(
+    ex: impl PgExecutor<'_>,
+    round: CheckinId,
+    week: crate::domain::recap::IsoWeek,
+) -> sqlx::Result<()> {
+    sqlx::query("update checkins set weekly_week = $2 where id = $1")
+        .bind(round.0)
+        .bind(week.to_string())
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_post_message(
+    ex: impl PgExecutor<'_>,
+    round: CheckinId,
+    message: &MessageRef,
+) -> sqlx::Result<()> {
+    sqlx::query("update checkins set post_message = $2 where id = $1")
+        .bind(round.0)
+        .bind(&message.0)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Any open round of the couple (for `/checkin`, which refuses to stack rounds; the weekly
+/// round runs alongside the daily ones).
 pub async fn open_round(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
 ) -> sqlx::Result<Option<Checkin>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLS} from checkins where couple_id = $1 and status = 'open' order by opened_at desc limit 1"
+        "select {COLS} from checkins where couple_id = $1 and status = 'open' and slot <> 'weekly'
+         order by opened_at desc limit 1"
     )))
     .bind(couple.0)
     .fetch_optional(ex)
@@ -131,21 +194,22 @@ pub async fn create(
     round_date: NaiveDate,
     now: DateTime<Utc>,
     closes_at: DateTime<Utc>,
-    question: Option<&str>,
+    question: Option<(&str, &str)>,
 ) -> sqlx::Result<Checkin> {
     let id = Uuid::new_v4();
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into checkins (id, couple_id, slot, opened_at, closes_at, question, reveal_nonce, round_date)
-         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLS}"
+        "insert into checkins (id, couple_id, slot, opened_at, closes_at, question, reveal_nonce, round_date, question_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning {COLS}"
     )))
     .bind(id)
     .bind(couple.0)
     .bind(slot)
     .bind(now)
     .bind(closes_at)
-    .bind(question)
+    .bind(question.map(|q| q.1))
     .bind(nonce_for(Uuid::new_v4()))
     .bind(round_date)
+    .bind(question.map(|q| q.0))
     .fetch_one(ex)
     .await?;
     Ok(row.into())
@@ -409,4 +473,112 @@ pub async fn asked(
         &scheds,
         &posted,
     ))
+}
+
+/// One answer of the weekly check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeeklyAnswer {
+    /// One of `content::WEEKLY_THEMES`.
+    pub theme: String,
+    pub question: Option<String>,
+    pub body: String,
+}
+
+/// One partner's weekly answers, opened.
+pub async fn weekly_answers(
+    ex: impl PgExecutor<'_>,
+    keys: &Keyring,
+    checkin: CheckinId,
+    person: PersonId,
+) -> sqlx::Result<Vec<WeeklyAnswer>> {
+    let rows: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        "select theme, question_id, body from weekly_answers
+         where checkin_id = $1 and person_id = $2 order by theme",
+    )
+    .bind(checkin.0)
+    .bind(person.0)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(theme, question, b)| {
+            keys.open_lossy(Some(&b)).map(|body| WeeklyAnswer {
+                theme,
+                question,
+                body,
+            })
+        })
+        .collect())
+}
+
+/// Saves (or clears, with an empty text) one partner's weekly answer for a theme.
+pub async fn save_weekly_answer(
+    ex: &mut PgConnection,
+    keys: &Keyring,
+    checkin: CheckinId,
+    person: PersonId,
+    answer: &WeeklyAnswer,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if answer.body.trim().is_empty() {
+        sqlx::query(
+            "delete from weekly_answers where checkin_id = $1 and person_id = $2 and theme = $3",
+        )
+        .bind(checkin.0)
+        .bind(person.0)
+        .bind(&answer.theme)
+        .execute(ex)
+        .await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into weekly_answers (checkin_id, person_id, theme, question_id, body, updated_at)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (checkin_id, person_id, theme) do update
+            set body = excluded.body, question_id = excluded.question_id, updated_at = excluded.updated_at",
+    )
+    .bind(checkin.0)
+    .bind(person.0)
+    .bind(&answer.theme)
+    .bind(&answer.question)
+    .bind(keys.seal(&answer.body))
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Whether a person marked this local date as a light day.
+pub async fn is_light_day(
+    ex: impl PgExecutor<'_>,
+    person: PersonId,
+    date: NaiveDate,
+) -> sqlx::Result<bool> {
+    let n: Option<i32> =
+        sqlx::query_scalar("select 1 from light_days where person_id = $1 and local_date = $2")
+            .bind(person.0)
+            .bind(date)
+            .fetch_optional(ex)
+            .await?;
+    Ok(n.is_some())
+}
+
+/// Marks (or unmarks) a light day.
+pub async fn set_light_day(
+    ex: impl PgExecutor<'_>,
+    person: PersonId,
+    date: NaiveDate,
+    light: bool,
+) -> sqlx::Result<()> {
+    let sql = if light {
+        "insert into light_days (person_id, local_date) values ($1, $2) on conflict do nothing"
+    } else {
+        "delete from light_days where person_id = $1 and local_date = $2"
+    };
+    sqlx::query(sql)
+        .bind(person.0)
+        .bind(date)
+        .execute(ex)
+        .await?;
+    Ok(())
 }

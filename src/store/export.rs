@@ -122,6 +122,32 @@ pub async fn export(
     .bind(id)
     .fetch_all(pool)
     .await?;
+    let care_ways: Vec<String> =
+        sqlx::query_scalar("select unnest(care_ways) from people where id = $1")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+    let light_days: Vec<NaiveDate> = sqlx::query_scalar(
+        "select local_date from light_days where person_id = $1 order by local_date",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let weekly: Vec<(
+        Uuid,
+        NaiveDate,
+        String,
+        Option<String>,
+        String,
+        DateTime<Utc>,
+    )> = sqlx::query_as(
+        "select w.checkin_id, c.round_date, w.theme, w.question_id, w.body, w.updated_at
+             from weekly_answers w join checkins c on c.id = w.checkin_id
+             where w.person_id = $1 order by c.round_date, w.theme",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
     let identities: Vec<(String, String)> = sqlx::query_as(
         "select transport, external_id from identities where person_id = $1 order by transport",
     )
@@ -141,7 +167,7 @@ pub async fn export(
         "user_id": identities.first().map(|(_, e)| e.clone()),
         "person_id": person.0,
         "identities": identities.iter().map(|(t, e)| json!({ "transport": t, "id": e })).collect::<Vec<_>>(),
-        "settings": { "time_zone": zone.flatten() },
+        "settings": { "time_zone": zone.flatten(), "care_ways": care_ways, "light_days": light_days },
         "couples": couples.iter().map(|c| json!({
             "couple_id": c.0, "channel_id": c.1,
             "role": if c.2 == 1 { "invited" } else { "accepted" },
@@ -157,6 +183,10 @@ pub async fn export(
             "revealed": a.revealed, "mood": a.mood, "feelings": a.feelings, "guess_of_partner": a.guess,
             "note": a.note.as_deref().map(open), "note_shared_at_reveal": a.share_note,
             "submitted": a.submitted, "skipped": a.skipped, "updated_at": a.updated_at,
+        })).collect::<Vec<_>>(),
+        "weekly_answers": weekly.iter().map(|w| json!({
+            "checkin_id": w.0, "date": w.1, "theme": w.2, "question_id": w.3,
+            "text": open(&w.4), "updated_at": w.5,
         })).collect::<Vec<_>>(),
         "micro_prompts": micro.iter().map(|m| json!({
             "prompt_id": m.0, "concept": m.1, "source": m.2, "shown_at": m.3,

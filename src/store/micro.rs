@@ -11,6 +11,8 @@ pub struct Bag {
     pub remaining: Vec<String>,
     pub last_concept: Option<String>,
     pub refills: i32,
+    /// A concept the next prompt should come from (set after a hard reveal), taken once.
+    pub steer: Option<String>,
 }
 
 /// The couple's bag, locked for the rest of the transaction (draws serialise here).
@@ -19,8 +21,8 @@ pub async fn lock_bag(tx: &mut PgConnection, couple: CoupleId) -> sqlx::Result<B
         .bind(couple.0)
         .execute(&mut *tx)
         .await?;
-    let (remaining, last_concept, refills): (Vec<String>, Option<String>, i32) = sqlx::query_as(
-        "select remaining, last_concept, refills from micro_bags where couple_id = $1 for update",
+    let (remaining, last_concept, refills, steer): (Vec<String>, Option<String>, i32, Option<String>) = sqlx::query_as(
+        "select remaining, last_concept, refills, steer from micro_bags where couple_id = $1 for update",
     )
     .bind(couple.0)
     .fetch_one(&mut *tx)
@@ -29,17 +31,19 @@ pub async fn lock_bag(tx: &mut PgConnection, couple: CoupleId) -> sqlx::Result<B
         remaining,
         last_concept,
         refills,
+        steer,
     })
 }
 
 pub async fn save_bag(ex: impl PgExecutor<'_>, couple: CoupleId, bag: &Bag) -> sqlx::Result<()> {
     sqlx::query(
-        "update micro_bags set remaining = $2, last_concept = $3, refills = $4 where couple_id = $1",
+        "update micro_bags set remaining = $2, last_concept = $3, refills = $4, steer = $5 where couple_id = $1",
     )
     .bind(couple.0)
     .bind(&bag.remaining)
     .bind(&bag.last_concept)
     .bind(bag.refills)
+    .bind(&bag.steer)
     .execute(ex)
     .await?;
     Ok(())
@@ -143,6 +147,19 @@ pub async fn set_outcome(
     Ok(())
 }
 
+/// Asks the couple's next prompt to come from `concept` (after a reveal that was hard).
+pub async fn steer(ex: impl PgExecutor<'_>, couple: CoupleId, concept: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into micro_bags (couple_id, steer) values ($1, $2)
+         on conflict (couple_id) do update set steer = excluded.steer",
+    )
+    .bind(couple.0)
+    .bind(concept)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_message(
     ex: impl PgExecutor<'_>,
     id: MicroId,
@@ -154,4 +171,19 @@ pub async fn set_message(
         .execute(ex)
         .await?;
     Ok(())
+}
+
+/// When a nudge of `concept` last went to the couple.
+pub async fn last_of_concept(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    concept: &str,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "select max(created_at) from micro_prompts where couple_id = $1 and concept = $2",
+    )
+    .bind(couple.0)
+    .bind(concept)
+    .fetch_one(ex)
+    .await
 }

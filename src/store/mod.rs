@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod micro;
 pub mod people;
 pub mod privacy;
+pub mod questions;
 pub mod recap;
 pub mod repairs;
 pub mod rooms;

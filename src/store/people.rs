@@ -104,6 +104,30 @@ pub async fn zone(ex: impl PgExecutor<'_>, person: PersonId) -> sqlx::Result<Opt
     Ok(name.flatten().and_then(|n| parse_stored_zone(&n)))
 }
 
+/// The ways a person likes to receive care (love languages), at most two.
+pub async fn care_ways(ex: impl PgExecutor<'_>, person: PersonId) -> sqlx::Result<Vec<String>> {
+    let v: Option<Vec<String>> = sqlx::query_scalar("select care_ways from people where id = $1")
+        .bind(person.0)
+        .fetch_optional(ex)
+        .await?;
+    Ok(v.unwrap_or_default())
+}
+
+pub async fn set_care_ways(
+    ex: impl PgExecutor<'_>,
+    person: PersonId,
+    ways: &[String],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("update people set care_ways = $2, updated_at = $3 where id = $1")
+        .bind(person.0)
+        .bind(ways)
+        .bind(now)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 /// Zones are written only from a parsed `Tz`, but a chrono-tz upgrade could drop a name.
 pub(crate) fn parse_stored_zone(name: &str) -> Option<Tz> {
     match name.parse::<Tz>() {

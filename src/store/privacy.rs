@@ -20,6 +20,11 @@ pub const SEALED_COLUMNS: &[(&str, &[&str], &str)] = &[
         "body",
     ),
     ("agreements", &["id"], "text"),
+    (
+        "weekly_answers",
+        &["checkin_id", "person_id", "theme"],
+        "body",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +110,8 @@ pub async fn apply_retention(pool: &PgPool, before: DateTime<Utc>) -> sqlx::Resu
     let mut n = 0;
     for sql in [
         "delete from checkin_answers where updated_at < $1",
+        "delete from weekly_answers where updated_at < $1",
+        "delete from light_days where local_date < ($1::timestamptz)::date",
         "delete from checkin_posts where local_date < ($1::timestamptz)::date",
         "delete from micro_prompts where created_at < $1",
         "delete from repair_texts where updated_at < $1",
@@ -129,6 +136,8 @@ pub async fn forget(tx: &mut PgConnection, person: PersonId) -> sqlx::Result<u64
     let mut n = 0;
     for sql in [
         "delete from checkin_answers where person_id = $1",
+        "delete from weekly_answers where person_id = $1",
+        "delete from light_days where person_id = $1",
         "delete from checkin_posts where person_id = $1",
         "delete from micro_prompts where person_id = $1",
         "delete from repair_texts where writer = $1",

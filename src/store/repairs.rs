@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::crypto::Keyring;
 
 use crate::domain::ids::{AgreementId, CoupleId, PersonId, RepairId};
-use crate::domain::repair::{Picked, RevisitAnswer, Role, State, Status, Step, TextKind};
+use crate::domain::repair::{Line, Picked, RevisitAnswer, Role, State, Status, Step, TextKind};
 
 /// A repair as stored: who is who, its version, and its domain state.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,8 @@ pub struct Repair {
     /// The last change: inactivity counts from here.
     pub updated_at: DateTime<Utc>,
     pub closed_by: Option<PersonId>,
+    /// The round this one follows (a round the other way).
+    pub follows: Option<RepairId>,
 }
 
 impl Repair {
@@ -68,12 +70,18 @@ struct Row {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     closed_by: Option<Uuid>,
+    owner: String,
+    follows: Option<Uuid>,
+    initiator_unsettled: bool,
+    partner_unsettled: bool,
+    quiet: bool,
 }
 
 const COLS: &str =
     "id, couple_id, initiator, partner, step, version, status, resume_step, resume_at,
     initiator_activation, partner_activation, initiator_connection, partner_connection,
-    reflect_loops, plan_round, picked_by, picked_line, heard, created_at, updated_at, closed_by";
+    reflect_loops, plan_round, picked_by, picked_line, heard, created_at, updated_at, closed_by,
+    owner, follows, initiator_unsettled, partner_unsettled, quiet";
 
 fn bad(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("repairs: unknown {what} {value:?}").into())
@@ -83,6 +91,20 @@ fn role_name(r: Role) -> &'static str {
     match r {
         Role::Initiator => "initiator",
         Role::Partner => "partner",
+    }
+}
+
+fn line_name(l: Line) -> &'static str {
+    match l {
+        Line::Of(r) => role_name(r),
+        Line::Both => "both",
+    }
+}
+
+fn parse_line(s: &str) -> Result<Line, sqlx::Error> {
+    match s {
+        "both" => Ok(Line::Both),
+        other => parse_role(other).map(Line::Of),
     }
 }
 
@@ -111,7 +133,7 @@ impl TryFrom<Row> for Repair {
         let picked = match (r.picked_by.as_deref(), r.picked_line.as_deref()) {
             (Some(by), Some(line)) => Some(Picked {
                 by: parse_role(by)?,
-                line: parse_role(line)?,
+                line: parse_line(line)?,
             }),
             _ => None,
         };
@@ -132,7 +154,11 @@ impl TryFrom<Row> for Repair {
                 resume_step,
                 resume_at: r.resume_at,
                 heard: r.heard,
+                owner: parse_role(&r.owner)?,
+                unsettled: [r.initiator_unsettled, r.partner_unsettled],
+                quiet: r.quiet,
             },
+            follows: r.follows.map(RepairId),
             created_at: r.created_at,
             updated_at: r.updated_at,
             closed_by: r.closed_by.map(PersonId),
@@ -142,27 +168,40 @@ impl TryFrom<Row> for Repair {
 
 /// Starts a repair. False when the couple already has an open one (the partial unique index
 /// settles two `/repair`s racing) or the id is taken (the same modal submitted twice).
+/// How a new repair begins: who owns their part, where it starts, and the round it follows.
+#[derive(Debug, Clone, Copy)]
+pub struct Begin {
+    pub owner: Role,
+    pub step: Step,
+    pub follows: Option<RepairId>,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     ex: impl PgExecutor<'_>,
     id: RepairId,
     couple: CoupleId,
     initiator: PersonId,
     partner: PersonId,
+    begin: Begin,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let s = State::new();
+    let s = State::with_owner(begin.owner);
     let n = sqlx::query(
-        "insert into repairs (id, couple_id, initiator, partner, step, status, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $7)
+        "insert into repairs (id, couple_id, initiator, partner, step, status, created_at, updated_at,
+                              owner, follows)
+         values ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
          on conflict do nothing",
     )
     .bind(id.0)
     .bind(couple.0)
     .bind(initiator.0)
     .bind(partner.0)
-    .bind(s.step.as_str())
+    .bind(begin.step.as_str())
     .bind(s.status.as_str())
     .bind(now)
+    .bind(role_name(begin.owner))
+    .bind(begin.follows.map(|f| f.0))
     .execute(ex)
     .await?
     .rows_affected();
@@ -207,6 +246,7 @@ pub async fn save(
             initiator_activation = $7, partner_activation = $8,
             initiator_connection = $9, partner_connection = $10,
             reflect_loops = $11, plan_round = $12, picked_by = $13, picked_line = $14, heard = $15,
+            initiator_unsettled = $19, partner_unsettled = $20, quiet = $21,
             version = version + 1, updated_at = $16,
             closed_at = case when $17 then coalesce(closed_at, $16) else null end,
             closed_by = case when $17 then coalesce(closed_by, $18) else null end
@@ -225,11 +265,14 @@ pub async fn save(
     .bind(i16::from(next.reflect_loops))
     .bind(i16::from(next.plan_round))
     .bind(next.picked.map(|p| role_name(p.by)))
-    .bind(next.picked.map(|p| role_name(p.line)))
+    .bind(next.picked.map(|p| line_name(p.line)))
     .bind(next.heard)
     .bind(now)
     .bind(finished)
     .bind(by.map(|p| p.0))
+    .bind(next.unsettled[0])
+    .bind(next.unsettled[1])
+    .bind(next.quiet)
     .execute(ex)
     .await?
     .rows_affected();
@@ -448,4 +491,67 @@ pub async fn save_revisit(
     .execute(ex)
     .await?;
     Ok(())
+}
+
+/// Whether a round the other way was started after `repair`.
+pub async fn has_follow_up(ex: impl PgExecutor<'_>, repair: RepairId) -> sqlx::Result<bool> {
+    let n: Option<i32> = sqlx::query_scalar("select 1 from repairs where follows = $1")
+        .bind(repair.0)
+        .fetch_optional(ex)
+        .await?;
+    Ok(n.is_some())
+}
+
+/// Every text of a repair, drafts included, opened: only to look for words that suggest
+/// someone may not be safe (the result is never stored).
+pub async fn all_bodies(
+    ex: impl PgExecutor<'_>,
+    keys: &Keyring,
+    repair: RepairId,
+) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("select body from repair_texts where repair_id = $1")
+            .bind(repair.0)
+            .fetch_all(ex)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|b| keys.open_lossy(Some(&b)))
+        .collect())
+}
+
+/// The couple's latest agreement made after `since`.
+pub async fn latest_agreement(
+    ex: impl PgExecutor<'_>,
+    keys: &Keyring,
+    couple: CoupleId,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Option<Agreement>> {
+    let row: Option<AgreementRow> = sqlx::query_as(
+        "select id, couple_id, repair_id, text, created_at from agreements
+         where couple_id = $1 and created_at > $2 order by created_at desc limit 1",
+    )
+    .bind(couple.0)
+    .bind(since)
+    .fetch_optional(ex)
+    .await?;
+    row.map(|r| r.open(keys)).transpose()
+}
+
+/// One agreement by id, if it is the couple's.
+pub async fn agreement(
+    ex: impl PgExecutor<'_>,
+    keys: &Keyring,
+    couple: CoupleId,
+    id: AgreementId,
+) -> sqlx::Result<Option<Agreement>> {
+    let row: Option<AgreementRow> = sqlx::query_as(
+        "select id, couple_id, repair_id, text, created_at from agreements
+         where id = $1 and couple_id = $2",
+    )
+    .bind(id.0)
+    .bind(couple.0)
+    .fetch_optional(ex)
+    .await?;
+    row.map(|r| r.open(keys)).transpose()
 }

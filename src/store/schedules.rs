@@ -80,6 +80,10 @@ struct CoupleRow {
     recap_weekday: i16,
     recap_time: NaiveTime,
     micro_frequency: String,
+    weekly_enabled: bool,
+    weekly_weekday: Option<i16>,
+    weekly_time: Option<NaiveTime>,
+    apart: bool,
 }
 
 pub async fn couple(
@@ -87,7 +91,8 @@ pub async fn couple(
     couple: CoupleId,
 ) -> sqlx::Result<Option<CoupleSettings>> {
     let row: Option<CoupleRow> = sqlx::query_as(
-        "select window_minutes, reminder_minutes, quiet_start, quiet_end, recap_weekday, recap_time, micro_frequency
+        "select window_minutes, reminder_minutes, quiet_start, quiet_end, recap_weekday, recap_time,
+                micro_frequency, weekly_enabled, weekly_weekday, weekly_time, apart
          from couples where id = $1",
     )
     .bind(couple.0)
@@ -100,6 +105,10 @@ pub async fn couple(
         recap_weekday: weekday_from_iso(r.recap_weekday),
         recap_time: r.recap_time,
         micro: MicroFrequency::parse(&r.micro_frequency).unwrap_or(MicroFrequency::Few),
+        weekly_on: r.weekly_enabled,
+        weekly_day: r.weekly_weekday.map(weekday_from_iso),
+        weekly_time: r.weekly_time,
+        apart: r.apart,
     }))
 }
 
@@ -110,7 +119,8 @@ pub async fn save_couple(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "update couples set window_minutes = $2, reminder_minutes = $3, quiet_start = $4, quiet_end = $5,
-                recap_weekday = $6, recap_time = $7, micro_frequency = $8
+                recap_weekday = $6, recap_time = $7, micro_frequency = $8,
+                weekly_enabled = $9, weekly_weekday = $10, weekly_time = $11, apart = $12
          where id = $1",
     )
     .bind(couple.0)
@@ -121,6 +131,10 @@ pub async fn save_couple(
     .bind(s.recap_weekday.number_from_monday() as i16)
     .bind(s.recap_time)
     .bind(s.micro.as_str())
+    .bind(s.weekly_on)
+    .bind(s.weekly_day.map(|d| d.number_from_monday() as i16))
+    .bind(s.weekly_time)
+    .bind(s.apart)
     .execute(ex)
     .await?;
     Ok(())

@@ -103,6 +103,19 @@ impl Text {
         })
     }
 
+    /// Our own words and what people typed, for a place that takes no markup or mentions
+    /// (a placeholder in a text box); people and instants are left out, so texts meant for
+    /// this hold neither.
+    pub fn words(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Part::Plain(s) | Part::User(s) | Part::Quote(s) => s.as_str(),
+                Part::Person(_) | Part::Instant(..) => "",
+            })
+            .collect()
+    }
+
     /// Everyone mentioned, in order, without repeats.
     pub fn people(&self) -> Vec<PersonRef> {
         let mut out: Vec<PersonRef> = Vec::new();

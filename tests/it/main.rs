@@ -9,6 +9,7 @@ mod flows;
 mod micro;
 mod onboarding;
 mod ops;
+mod practice;
 mod privacy;
 mod recap;
 mod repair;

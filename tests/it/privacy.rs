@@ -209,13 +209,7 @@ async fn forget_removes_every_trace_and_tells_the_partner_kindly() {
     answer(&stage, BOB, "2", "bob keeps this", true).await;
     stage.cmd(ALICE, "micro", vec![]).await.unwrap();
     // A repair started by alice, with a private moment.
-    let modal = stage
-        .cmd(ALICE, "repair", vec![])
-        .await
-        .unwrap()
-        .modal()
-        .cloned()
-        .unwrap();
+    let modal = repair_modal(&stage, ALICE, RepairAction::ChooseOwn).await;
     stage
         .fake
         .submit_modal(ALICE, &modal, vec![("text", "SENTINEL-forget-moment")])
@@ -392,19 +386,16 @@ fn logs_at_the_most_verbose_level_carry_no_tokens_or_typed_text() {
         "logs were produced at trace level"
     );
     // What the simulated partners typed does appear in the channel (shared notes) …
-    assert!(
-        transcript.contains("I could use a hug")
-            || transcript.contains("Grateful you made breakfast")
-    );
-    for secret in [
+    let notes = attune::sandbox::NOTES;
+    assert!(notes.iter().any(|n| transcript.contains(n)), "{transcript}");
+    for secret in notes.into_iter().chain([
         "sandbox-token",
         "fake-itoken",
-        "Slept badly",
-        "Looking forward to our walk",
-        "I could use a hug",
-        "Grateful you made breakfast",
         "SENTINEL",
-    ] {
+        // The weekly answers and the repair's words.
+        "An evening with no plans",
+        "I felt alone at our own table",
+    ]) {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
 }

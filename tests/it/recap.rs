@@ -168,28 +168,42 @@ async fn scheduled_recap_posts_at_the_local_time_with_the_chart() {
     let t = m.text();
     assert!(t.contains("Your week together"), "{t}");
     assert!(t.contains("Mon 23 Nov – Sun 29 Nov"), "{t}");
+    // What the two of them did together, and no per-person tallies in the room.
     assert!(
-        t.contains(&format!("<@{ALICE}> · 3 check-ins on 3 of 7 days")),
-        "{t}"
-    );
-    assert!(
-        t.contains(&format!("<@{BOB}> · 3 check-ins on 3 of 7 days")),
+        t.contains("3 check-ins this week · 3 with both of you"),
         "{t}"
     );
     // alice guessed 4, 4, 2 for bob's 4, 4, 2: all spot on. bob guessed 3, 5, 5 for her
-    // 3, 4, 5: two spot on, one close.
+    // 3, 4, 5: two spot on, one close. Together: six of six read well.
+    assert!(t.contains("You read each other well 6 of 6 guesses"), "{t}");
     assert!(
-        t.contains(&format!(
-            "<@{ALICE}> read <@{BOB}>: 3 spot on, 0 close, of 3 guesses"
-        )),
-        "{t}"
+        !t.contains(&format!("<@{ALICE}>")) && !t.contains(&format!("<@{BOB}>")),
+        "nobody is named next to a number: {t}"
     );
+    // Each partner's own numbers come privately, about themselves only.
+    let mine = |user| {
+        let stage = &stage;
+        async move {
+            let id = m
+                .control(Act::Personal(PersonalAction::MyNumbers))
+                .expect("a button for my own numbers");
+            let r = stage.fake.click_button(user, m.id, &id).await.unwrap();
+            let msg = r.message().cloned().unwrap();
+            assert_eq!(msg.ephemeral_for, Some(user), "private");
+            msg.text()
+        }
+    };
+    let bob = mine(BOB).await;
+    assert!(bob.contains("3 check-ins on 3 of 7 days"), "{bob}");
     assert!(
-        t.contains(&format!(
-            "<@{BOB}> read <@{ALICE}>: 2 spot on, 1 close, of 3 guesses"
+        bob.contains(&format!(
+            "Your guesses about <@{ALICE}>: 2 spot on and 1 close, of 3 guesses"
         )),
-        "{t}"
+        "{bob}"
     );
+    let alice = mine(ALICE).await;
+    assert!(alice.contains("3 spot on and 0 close"), "{alice}");
+    assert!(!alice.contains("2 spot on"), "only her own: {alice}");
     assert!(t.contains("One idea for next week"), "{t}");
     // Five of six spot on: the suggestion celebrates (a "many_matches" text).
     let lib = attune::content::Library::builtin();
@@ -256,11 +270,7 @@ async fn recap_on_demand_counts_only_revealed_answers() {
     let m = r.message().cloned().unwrap();
     let t = m.text();
     assert!(
-        t.contains(&format!("<@{ALICE}> · 1 check-in on 1 of 7 days")),
-        "{t}"
-    );
-    assert!(
-        t.contains(&format!("<@{BOB}> · 1 check-in on 1 of 7 days")),
+        t.contains("1 check-in this week · 1 with both of you"),
         "{t}"
     );
     assert!(
@@ -418,12 +428,10 @@ async fn dst_week_counts_seven_local_days() {
     assert_eq!(r.len(), 1);
     let t = r[0].text();
     assert!(t.contains("Mon 19 Oct – Sun 25 Oct"), "{t}");
-    for who in [ALICE, BOB] {
-        assert!(
-            t.contains(&format!("<@{who}> · 7 check-ins on 7 of 7 days")),
-            "{t}"
-        );
-    }
+    assert!(
+        t.contains("7 check-ins this week · 7 with both of you"),
+        "{t}"
+    );
     let alt = assert_chart(&r[0]);
     assert!(
         alt.contains("alice: 7 days") && alt.contains("bob: 7 days"),

@@ -37,6 +37,7 @@ fn share_of(m: &FakeMessage) -> RepairAction {
         R::ShareFelt,
         R::ShareReflect,
         R::ShareMissing,
+        R::ShareEmpathy,
         R::SharePlan,
     ]
     .into_iter()
@@ -52,6 +53,7 @@ fn rewrite_of(m: &FakeMessage) -> RepairAction {
         R::WriteFelt,
         R::WriteReflect,
         R::NotQuite,
+        R::WriteEmpathy,
         R::WritePlan,
     ]
     .into_iter()
@@ -121,13 +123,7 @@ async fn say(
 
 /// alice (or `who`) runs /repair and submits the start modal; returns the invitation.
 async fn start(stage: &Stage, who: u64, moment: &str) -> FakeMessage {
-    let modal = stage
-        .cmd(who, "repair", vec![])
-        .await
-        .unwrap()
-        .modal()
-        .cloned()
-        .unwrap();
+    let modal = repair_modal(stage, who, RepairAction::ChooseOwn).await;
     assert!(modal.title.chars().count() <= 45);
     let invite = stage
         .fake
@@ -193,15 +189,22 @@ async fn to_own_it(stage: &Stage) -> FakeMessage {
     let invite = start(stage, ALICE, "").await;
     let regulate = advance(stage, BOB, &invite, RepairAction::Ready).await;
     assert!(
-        regulate.text().contains("Step 1 of 6"),
+        regulate.text().contains("Step 1 of 7"),
         "{}",
         regulate.text()
     );
     let t = private(stage, ALICE, &regulate, RepairAction::Calm2).await;
     assert!(t.contains("Waiting for"), "{t}");
     let own = advance(stage, BOB, &regulate, RepairAction::Calm1).await;
-    assert!(own.text().contains("Step 2 of 6"), "{}", own.text());
+    assert!(own.text().contains("Step 2 of 7"), "{}", own.text());
     own
+}
+
+/// Both rate calm at a settling step; returns the step that follows.
+async fn settle(stage: &Stage, card: &FakeMessage) -> FakeMessage {
+    let t = private(stage, ALICE, card, RepairAction::Calm2).await;
+    assert!(t.contains("Waiting for"), "{t}");
+    advance(stage, BOB, card, RepairAction::Calm1).await
 }
 
 /// From own-it to the partner's confirmation of the first reflection.
@@ -215,7 +218,7 @@ async fn to_confirm(stage: &Stage) -> FakeMessage {
         "I cut you off at dinner.",
     )
     .await;
-    let reflect = say(
+    let recheck = say(
         stage,
         BOB,
         &felt,
@@ -223,6 +226,12 @@ async fn to_confirm(stage: &Stage) -> FakeMessage {
         "I felt brushed aside.",
     )
     .await;
+    assert!(
+        recheck.text().contains("check in with yourselves again"),
+        "after the hurt is shared, both settle again: {}",
+        recheck.text()
+    );
+    let reflect = settle(stage, &recheck).await;
     say(
         stage,
         ALICE,
@@ -233,10 +242,27 @@ async fn to_confirm(stage: &Stage) -> FakeMessage {
     .await
 }
 
+/// From "yes, that's it" (the empathy step) to "next time".
+async fn empathy_to_next(stage: &Stage, empathy: &FakeMessage) -> FakeMessage {
+    assert!(empathy.text().contains("makes sense"), "{}", empathy.text());
+    let next = say(
+        stage,
+        ALICE,
+        empathy,
+        RepairAction::WriteEmpathy,
+        "SENTINEL-EMPATHY It makes sense you felt brushed aside.",
+    )
+    .await;
+    assert!(next.text().contains("Step 6 of 7"), "{}", next.text());
+    assert!(next.text().contains("SENTINEL-EMPATHY"), "{}", next.text());
+    next
+}
+
 /// From the confirmation to the closing ratings, with bob's line picked by alice.
 async fn to_close(stage: &Stage, confirm: &FakeMessage) -> FakeMessage {
-    let next = advance(stage, BOB, confirm, RepairAction::Heard).await;
-    assert!(next.text().contains("Step 5 of 6"), "{}", next.text());
+    let empathy = advance(stage, BOB, confirm, RepairAction::Heard).await;
+    assert!(empathy.text().contains("Step 5 of 7"), "{}", empathy.text());
+    let next = empathy_to_next(stage, &empathy).await;
     let after_alice = say(
         stage,
         ALICE,
@@ -349,13 +375,13 @@ async fn full_repair_reaches_an_agreement_and_closes_warmly() {
         "shared: {}",
         felt.text()
     );
-    assert!(felt.text().contains("Step 3 of 6"));
+    assert!(felt.text().contains("Step 3 of 7"));
     assert_eq!(
         pinged(&stage, "what was that moment like"),
         BTreeSet::from([BOB])
     );
 
-    let reflect = say(
+    let recheck = say(
         &stage,
         BOB,
         &felt,
@@ -363,6 +389,12 @@ async fn full_repair_reaches_an_agreement_and_closes_warmly() {
         "SENTINEL-FELT small.",
     )
     .await;
+    assert!(
+        recheck.text().contains("how stirred up"),
+        "{}",
+        recheck.text()
+    );
+    let reflect = settle(&stage, &recheck).await;
     assert!(reflect.text().contains("SENTINEL-FELT"));
     let confirm = say(
         &stage,
@@ -378,7 +410,7 @@ async fn full_repair_reaches_an_agreement_and_closes_warmly() {
     let close = to_close(&stage, &confirm).await;
     assert!(close.text().contains("Agreed"), "{}", close.text());
     assert!(close.text().contains("SENTINEL-LINE"), "{}", close.text());
-    assert!(close.text().contains("Step 6 of 6"));
+    assert!(close.text().contains("Step 7 of 7"));
     private(&stage, ALICE, &close, RepairAction::Close4).await;
     let summary = advance(&stage, BOB, &close, RepairAction::Close5).await;
     let t = summary.text();
@@ -388,7 +420,14 @@ async fn full_repair_reaches_an_agreement_and_closes_warmly() {
         "the agreement is in the summary: {t}"
     );
     assert!(t.contains("felt heard"), "{t}");
+    assert!(!t.contains("tries"), "no counts in the summary: {t}");
     assert!(t.contains("I'll ask how it's going"), "{t}");
+    assert!(
+        summary
+            .control(Act::Repair(RepairAction::OtherWay))
+            .is_some(),
+        "a round the other way is offered"
+    );
     assert!(
         !t.contains("SENTINEL-MOMENT"),
         "the unshared moment stays private: {t}"
@@ -431,30 +470,51 @@ async fn full_repair_reaches_an_agreement_and_closes_warmly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flooding_offers_a_break_and_the_flow_returns_at_the_chosen_time() {
+async fn a_high_rating_gets_a_private_break_offer_and_the_flow_returns_at_the_chosen_time() {
     let mut stage = stage().await;
     couple_up(&stage).await;
     let invite = start(&stage, ALICE, "").await;
     let regulate = advance(&stage, BOB, &invite, RepairAction::Ready).await;
     private(&stage, ALICE, &regulate, RepairAction::Calm2).await;
-    let offer = advance(&stage, BOB, &regulate, RepairAction::Calm5).await;
+    let public_before = stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .filter(|m| m.ephemeral_for.is_none())
+        .count();
+    // bob is very stirred up: only he hears about a break, and the flow waits for him.
+    let offer = press(&stage, BOB, &regulate, RepairAction::Calm5)
+        .await
+        .message()
+        .cloned()
+        .unwrap();
+    assert_eq!(offer.ephemeral_for, Some(BOB), "the offer is bob's alone");
     let t = offer.text();
-    assert!(t.contains("A short break"), "{t}");
-    let note = attune::content::Library::builtin().safety.break_note;
-    assert!(
-        t.contains(&note[..40]),
-        "the break note from the library: {t}"
+    assert!(t.contains("nobody will be told why"), "{t}");
+    assert!(offer.control(Act::Repair(RepairAction::Settled)).is_some());
+    assert_eq!(
+        stage
+            .fake
+            .messages(CHANNEL)
+            .into_iter()
+            .filter(|m| m.ephemeral_for.is_none())
+            .count(),
+        public_before,
+        "nothing public says anyone rated high"
     );
+    let (step, _, _) = repair_row(&stage).await;
+    assert_eq!(step, "regulate", "the step waits for bob's choice");
+    let paused = advance(&stage, BOB, &offer, RepairAction::Break20).await;
+    let t = paused.text();
+    assert!(t.contains("Paused until"), "{t}");
     assert!(
-        !t.contains(&format!("<@{BOB}> is")),
-        "it does not say who is flooded: {t}"
+        !t.contains(&format!("<@{BOB}>")),
+        "the break does not say whose it is: {t}"
     );
-    let paused = advance(&stage, ALICE, &offer, RepairAction::Break20).await;
-    assert!(paused.text().contains("Paused until"), "{}", paused.text());
     let (_, status, _) = repair_row(&stage).await;
     assert_eq!(status, "paused");
     // While paused, steps wait; the flow survives a restart.
-    let t = private(&stage, BOB, &regulate, RepairAction::Calm1).await;
+    let t = private(&stage, ALICE, &regulate, RepairAction::Calm1).await;
     assert!(t.contains("paused until"), "{t}");
     stage.stop_bot().await;
     stage.start_bot().await.unwrap();
@@ -537,7 +597,7 @@ async fn not_quite_loops_up_to_the_limit_then_goes_on() {
     let mut confirm = to_confirm(&stage).await;
     let first_confirm = confirm.clone();
     for try_no in 2..=3 {
-        let reflect = say(
+        let mut reflect = say(
             &stage,
             BOB,
             &confirm,
@@ -545,6 +605,15 @@ async fn not_quite_loops_up_to_the_limit_then_goes_on() {
             &format!("SENTINEL-MISSING-{try_no} it was also about being ignored"),
         )
         .await;
+        if try_no == 3 {
+            // A second "not quite" is a lot: both settle again, privately, first.
+            assert!(
+                reflect.text().contains("how stirred up"),
+                "{}",
+                reflect.text()
+            );
+            reflect = settle(&stage, &reflect).await;
+        }
         let t = reflect.text();
         assert!(t.contains(&format!("try {try_no} of 3")), "{t}");
         assert!(t.contains(&format!("SENTINEL-MISSING-{try_no}")), "{t}");
@@ -582,9 +651,14 @@ async fn not_quite_loops_up_to_the_limit_then_goes_on() {
         "an old not-quite button is refused: {t}"
     );
     assert_eq!(snapshot(&stage).await, before);
-    let next = advance(&stage, BOB, &confirm, RepairAction::GoOn).await;
-    assert!(next.text().contains("go on for now"), "{}", next.text());
-    assert!(next.text().contains("Step 5 of 6"));
+    let empathy = advance(&stage, BOB, &confirm, RepairAction::GoOn).await;
+    assert!(
+        empathy.text().contains("go on for now"),
+        "{}",
+        empathy.text()
+    );
+    let next = empathy_to_next(&stage, &empathy).await;
+    assert!(next.text().contains("Step 6 of 7"));
     let loops: i16 = sqlx::query_scalar("select reflect_loops from repairs")
         .fetch_one(stage.pool())
         .await
@@ -881,7 +955,8 @@ async fn racing_clicks_make_exactly_one_transition() {
     // Both pick a different line at once: one pick wins.
     let own = public_with(&stage, "Own your part").remove(0);
     let felt = say(&stage, ALICE, &own, RepairAction::WriteOwn, "Mine.").await;
-    let reflect = say(&stage, BOB, &felt, RepairAction::WriteFelt, "Felt.").await;
+    let recheck = say(&stage, BOB, &felt, RepairAction::WriteFelt, "Felt.").await;
+    let reflect = settle(&stage, &recheck).await;
     let confirm = say(
         &stage,
         ALICE,
@@ -890,7 +965,8 @@ async fn racing_clicks_make_exactly_one_transition() {
         "Heard.",
     )
     .await;
-    let next = advance(&stage, BOB, &confirm, RepairAction::Heard).await;
+    let empathy = advance(&stage, BOB, &confirm, RepairAction::Heard).await;
+    let next = empathy_to_next(&stage, &empathy).await;
     let after = say(&stage, ALICE, &next, RepairAction::WritePlan, "Line one.").await;
     let pick = say(&stage, BOB, &after, RepairAction::WritePlan, "Line two.").await;
     let (p1, p2) = (
@@ -963,6 +1039,31 @@ async fn the_agreement_is_revisited_days_later() {
         ],
         "one answer per partner; a second press changes it"
     );
+    // It comes back at about ten and thirty days, then rests.
+    stage
+        .run_until(t0() + Duration::days(10) + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        public_with(&stage, "How is it going").len(),
+        2,
+        "at ten days"
+    );
+    stage
+        .run_until(t0() + Duration::days(30) + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        public_with(&stage, "How is it going").len(),
+        3,
+        "at thirty days"
+    );
+    stage.run_until(t0() + Duration::days(45)).await.unwrap();
+    assert_eq!(
+        public_with(&stage, "How is it going").len(),
+        3,
+        "then it rests"
+    );
     finish(stage).await;
 }
 
@@ -991,7 +1092,7 @@ async fn a_second_repair_points_to_the_open_one() {
         .cloned()
         .unwrap();
     let regulate = advance(&stage, BOB, &pointer, RepairAction::Ready).await;
-    assert!(regulate.text().contains("Step 1 of 6"));
+    assert!(regulate.text().contains("Step 1 of 7"));
     let _ = invite;
     // Outsiders cannot start one in this channel.
     let r = stage.cmd(CAROL, "repair", vec![]).await.unwrap();
@@ -1004,20 +1105,8 @@ async fn a_second_repair_points_to_the_open_one() {
 async fn two_start_modals_make_one_repair() {
     let stage = stage().await;
     couple_up(&stage).await;
-    let m1 = stage
-        .cmd(ALICE, "repair", vec![])
-        .await
-        .unwrap()
-        .modal()
-        .cloned()
-        .unwrap();
-    let m2 = stage
-        .cmd(BOB, "repair", vec![])
-        .await
-        .unwrap()
-        .modal()
-        .cloned()
-        .unwrap();
+    let m1 = repair_modal(&stage, ALICE, RepairAction::ChooseOwn).await;
+    let m2 = repair_modal(&stage, BOB, RepairAction::ChooseOwn).await;
     let (a, b) = tokio::join!(
         stage.fake.submit_modal(ALICE, &m1, vec![("text", "")]),
         stage.fake.submit_modal(BOB, &m2, vec![("text", "")])
@@ -1037,13 +1126,7 @@ async fn over_long_text_is_refused_and_nothing_is_stored() {
     let stage = stage().await;
     couple_up(&stage).await;
     // The start modal: a moment over its limit starts nothing.
-    let modal = stage
-        .cmd(ALICE, "repair", vec![])
-        .await
-        .unwrap()
-        .modal()
-        .cloned()
-        .unwrap();
+    let modal = repair_modal(&stage, ALICE, RepairAction::ChooseOwn).await;
     let max = modal.input("text").unwrap().max_length.unwrap() as usize;
     let before = snapshot(&stage).await;
     let r = stage
@@ -1185,4 +1268,252 @@ async fn to_own_it_after_start(stage: &Stage) -> FakeMessage {
     let regulate = advance(stage, BOB, &invite, RepairAction::Ready).await;
     private(stage, ALICE, &regulate, RepairAction::Calm2).await;
     advance(stage, BOB, &regulate, RepairAction::Calm2).await
+}
+
+/// alice runs /repair as the one who was hurt; returns the invitation.
+async fn start_hurt(stage: &Stage, moment: &str) -> FakeMessage {
+    let modal = repair_modal(stage, ALICE, RepairAction::ChooseHurt).await;
+    assert!(modal.title.contains("heard"), "{}", modal.title);
+    stage
+        .fake
+        .submit_modal(ALICE, &modal, vec![("text", moment)])
+        .await
+        .unwrap()
+        .new_message()
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hurt_partner_who_starts_is_heard_first_then_a_round_goes_the_other_way() {
+    let stage = stage().await;
+    couple_up(&stage).await;
+    let invite = start_hurt(&stage, "").await;
+    let t = invite.text();
+    assert!(t.contains("a moment that hurt, and to feel heard"), "{t}");
+    let regulate = advance(&stage, BOB, &invite, RepairAction::Ready).await;
+    let felt = settle(&stage, &regulate).await;
+    // alice was hurt: she is heard first and never asked to own anything.
+    assert!(felt.text().contains("Step 2 of 7"), "{}", felt.text());
+    assert_eq!(
+        pinged(&stage, "what was that moment like"),
+        BTreeSet::from([ALICE])
+    );
+    assert!(felt.control(Act::Repair(RepairAction::WriteOwn)).is_none());
+    let before = snapshot(&stage).await;
+    let t = private(&stage, BOB, &felt, RepairAction::WriteFelt).await;
+    assert!(t.contains(&format!("<@{ALICE}>")), "it's alice's step: {t}");
+    assert_eq!(snapshot(&stage).await, before);
+    let recheck = say(
+        &stage,
+        ALICE,
+        &felt,
+        RepairAction::WriteFelt,
+        "SENTINEL-HURT I felt left out.",
+    )
+    .await;
+    let reflect = settle(&stage, &recheck).await;
+    assert!(
+        reflect
+            .text()
+            .contains(&format!("<@{BOB}>, say back what you heard")),
+        "{}",
+        reflect.text()
+    );
+    let confirm = say(
+        &stage,
+        BOB,
+        &reflect,
+        RepairAction::WriteReflect,
+        "You felt left out.",
+    )
+    .await;
+    let empathy = advance(&stage, ALICE, &confirm, RepairAction::Heard).await;
+    assert!(empathy.text().contains("Step 4 of 7"), "{}", empathy.text());
+    let own = say(
+        &stage,
+        BOB,
+        &empathy,
+        RepairAction::WriteEmpathy,
+        "It makes sense you felt left out.",
+    )
+    .await;
+    assert!(own.text().contains("Step 5 of 7"), "{}", own.text());
+    assert!(own.text().contains("Own your part"), "{}", own.text());
+    let next = say(
+        &stage,
+        BOB,
+        &own,
+        RepairAction::WriteOwn,
+        "I made plans without you.",
+    )
+    .await;
+    let after_bob = say(
+        &stage,
+        BOB,
+        &next,
+        RepairAction::WritePlan,
+        "SENTINEL-A I ask first.",
+    )
+    .await;
+    let pick = say(
+        &stage,
+        ALICE,
+        &after_bob,
+        RepairAction::WritePlan,
+        "SENTINEL-B I say when I feel left out.",
+    )
+    .await;
+    // A third choice: keep both lines.
+    let agree = advance(&stage, ALICE, &pick, RepairAction::PickBoth).await;
+    assert!(agree.text().contains("SENTINEL-A") && agree.text().contains("SENTINEL-B"));
+    let close = advance(&stage, BOB, &agree, RepairAction::Agree).await;
+    private(&stage, ALICE, &close, RepairAction::Close4).await;
+    let summary = advance(&stage, BOB, &close, RepairAction::Close4).await;
+    let agreement: String = sqlx::query_scalar("select text from agreements")
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+    let agreement = stage.config.privacy.keys.open(&agreement).unwrap();
+    assert!(
+        agreement.contains("SENTINEL-A") && agreement.contains("SENTINEL-B"),
+        "{agreement}"
+    );
+    // Another round, the other way: now alice owns her part.
+    let round2 = advance(&stage, ALICE, &summary, RepairAction::OtherWay).await;
+    let t = round2.text();
+    assert!(
+        t.contains(&format!("this time <@{ALICE}> owns their part")),
+        "{t}"
+    );
+    assert!(t.contains("how stirred up"), "it starts by settling: {t}");
+    let own2 = settle(&stage, &round2).await;
+    assert!(own2.text().contains("Own your part"), "{}", own2.text());
+    assert_eq!(
+        pinged(&stage, "this step is yours"),
+        BTreeSet::from([ALICE])
+    );
+    let (n, follows): (i64, i64) = sqlx::query_as("select count(*), count(follows) from repairs")
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+    assert_eq!((n, follows), (2, 1), "one round follows the other");
+    // The other-way button works once.
+    let before = snapshot(&stage).await;
+    let t = private(&stage, BOB, &summary, RepairAction::OtherWay).await;
+    assert!(t.contains("already"), "{t}");
+    assert_eq!(snapshot(&stage).await, before);
+    finish(stage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_feeling_safe_pauses_quietly_and_only_the_presser_sees_help() {
+    let stage = stage().await;
+    couple_up(&stage).await;
+    let invite = start(&stage, ALICE, "").await;
+    let regulate = advance(&stage, BOB, &invite, RepairAction::Ready).await;
+    let r = press(&stage, BOB, &regulate, RepairAction::NotSafe).await;
+    let help = r.message().cloned().unwrap();
+    assert_eq!(help.ephemeral_for, Some(BOB), "help is bob's alone");
+    let lib = attune::content::Library::builtin();
+    assert!(
+        help.text().contains(&lib.safety.resources[..40]),
+        "{}",
+        help.text()
+    );
+    assert!(
+        help.text().contains(&lib.safety.self_harm[..40]),
+        "{}",
+        help.text()
+    );
+    stage
+        .fake
+        .wait_for_message(CHANNEL, StdDuration::from_secs(5), |m| {
+            m.ephemeral_for.is_none() && m.text().contains(&lib.safety.paused_public)
+        })
+        .await
+        .unwrap();
+    let notice = public_with(&stage, &lib.safety.paused_public);
+    assert_eq!(notice.len(), 1, "one neutral line in the room");
+    assert!(
+        !notice[0].text().contains(&format!("<@{BOB}>")),
+        "it does not say who: {}",
+        notice[0].text()
+    );
+    assert!(
+        public_with(&stage, &lib.safety.unsafe_private[..40]).is_empty(),
+        "what bob was told never reaches the room"
+    );
+    let (_, status, _) = repair_row(&stage).await;
+    assert_eq!(status, "ended");
+    assert_eq!(
+        count(
+            &stage,
+            "select count(*) from jobs where kind like 'repair_%' and status = 'pending'"
+        )
+        .await,
+        0,
+        "nothing more is posted about it"
+    );
+    // The partner's old buttons change nothing and reveal nothing.
+    let t = private(&stage, ALICE, &regulate, RepairAction::Calm1).await;
+    assert!(!t.contains("safe"), "{t}");
+    finish(stage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worrying_words_stay_private_and_the_flow_stops_before_next_time() {
+    let stage = stage().await;
+    couple_up(&stage).await;
+    let confirm = to_confirm(&stage).await;
+    // bob's "not quite" draft describes danger: it is never offered for sharing.
+    let preview = write(
+        &stage,
+        BOB,
+        &confirm,
+        RepairAction::NotQuite,
+        "SENTINEL-DANGER when he hit me I froze",
+    )
+    .await;
+    let lib = attune::content::Library::builtin();
+    assert!(
+        preview.text().contains(&lib.safety.signal_note[..40]),
+        "{}",
+        preview.text()
+    );
+    assert!(
+        preview
+            .control(Act::Repair(RepairAction::ShareMissing))
+            .is_none(),
+        "no way to share it"
+    );
+    assert!(preview
+        .control(Act::Repair(RepairAction::NotSafe))
+        .is_some());
+    // He goes on without it; the flow still never asks "what would help next time".
+    let empathy = advance(&stage, BOB, &confirm, RepairAction::Heard).await;
+    let stopped = say(
+        &stage,
+        ALICE,
+        &empathy,
+        RepairAction::WriteEmpathy,
+        "It makes sense.",
+    )
+    .await;
+    assert!(
+        stopped.text().contains(&lib.safety.paused_public),
+        "{}",
+        stopped.text()
+    );
+    assert!(
+        public_with(&stage, "SENTINEL-DANGER").is_empty(),
+        "never shown in the room"
+    );
+    let (step, status, _) = repair_row(&stage).await;
+    assert_eq!(
+        (step.as_str(), status.as_str()),
+        ("empathy", "ended"),
+        "it never reached next time"
+    );
+    finish(stage).await;
 }

@@ -5,7 +5,8 @@
 use std::sync::Once;
 
 pub use attune::domain::custom_id::{
-    Act, CheckinAction, ForgetAction, InviteAction, LeaveAction, MicroAction, RepairAction,
+    Act, CheckinAction, ForgetAction, InviteAction, LeaveAction, MicroAction, PersonalAction,
+    RepairAction,
 };
 pub use attune::sandbox::controls::Controls;
 
@@ -184,4 +185,32 @@ pub async fn create_couple(
     attune::sandbox::stage::seed_discord_couple(tx, guild, channel, a, b, now)
         .await
         .expect("a fresh channel")
+}
+
+/// `/repair` as a person runs it: the private chooser, then `choice` (own something, or be
+/// heard about a hurt) opens the request for the moment.
+pub async fn repair_modal(
+    stage: &Stage,
+    who: u64,
+    choice: RepairAction,
+) -> attune::sandbox::fake::ModalView {
+    let chooser = stage
+        .cmd(who, "repair", vec![])
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    assert_eq!(chooser.ephemeral_for, Some(who), "the chooser is private");
+    let id = chooser
+        .control(Act::Repair(choice))
+        .unwrap_or_else(|| panic!("no {choice:?} on: {}", chooser.text()));
+    stage
+        .fake
+        .click_button(who, chooser.id, &id)
+        .await
+        .unwrap()
+        .modal()
+        .cloned()
+        .unwrap()
 }

@@ -13,10 +13,9 @@ use crate::content::copy::keys::{common as kc, recap as k};
 use crate::content::copy::Arg;
 use crate::content::Library;
 use crate::domain::couple::Couple;
-use crate::domain::ids::{CoupleId, JobId, PersonRef};
-use crate::domain::recap::{
-    self as dr, choose_suggestion_category, IsoWeek, PartnerRecap, Period, Recap,
-};
+use crate::domain::custom_id::{CustomId, PersonalAction};
+use crate::domain::ids::{CoupleId, JobId, PersonId};
+use crate::domain::recap::{self as dr, choose_suggestion_category, IsoWeek, Period, Recap};
 use crate::state::AppState;
 use crate::store::recap::{self as recaps, RecapSlot};
 use crate::store::{checkins, couples, schedules};
@@ -71,42 +70,31 @@ fn count(
     }
 }
 
-fn person(couple: &Couple, p: &PartnerRecap) -> PersonRef {
-    couple.person_ref(p.user).unwrap_or(PersonRef {
-        id: p.user,
-        handle: String::new(),
-    })
-}
-
-fn practice_field(lib: &Library, couple: &Couple, r: &Recap) -> Text {
+/// What the two of you did together: no per-person tallies in the room.
+fn practice_field(lib: &Library, r: &Recap) -> Text {
     let mut out = Text::new();
-    for p in &r.partners {
-        let who = person(couple, p);
-        out = out.line(match (p.checkins, p.days_practised) {
-            (0, _) => lib.t(k::PRACTICE_NONE, &[("who", who.into())]),
-            (n, d) => lib.t(
-                k::PRACTICE_LINE,
-                &[
-                    ("who", who.into()),
-                    (
-                        "checkins",
-                        count(lib, n, k::CHECKIN_ONE, k::CHECKIN_MANY).into(),
-                    ),
-                    ("days", d.to_string().into()),
-                ],
-            ),
-        });
-    }
+    out = out.line(if r.rounds == 0 {
+        lib.t(k::TOGETHER_NONE, &[])
+    } else {
+        lib.t(
+            k::TOGETHER_LINE,
+            &[
+                (
+                    "checkins",
+                    count(lib, r.rounds, k::CHECKIN_ONE, k::CHECKIN_MANY).into(),
+                ),
+                ("both", r.rounds_together.to_string().into()),
+            ],
+        )
+    });
     if r.micro_done() > 0 {
-        let mut each = Text::new();
-        for (n, p) in r.partners.iter().enumerate() {
-            if n > 0 {
-                each.push_plain(" · ");
-            }
-            each.push(crate::transport::Part::Person(person(couple, p)));
-            each.push_plain(format!(" {}", p.micro_done));
-        }
-        out = out.line(lib.t(k::MICRO_LINE, &[("each", each.into())]));
+        out = out.line(lib.t(
+            k::MOMENTS_LINE,
+            &[(
+                "moments",
+                count(lib, r.micro_done(), k::MOMENT_ONE, k::MOMENT_MANY).into(),
+            )],
+        ));
     }
     if r.repairs_started > 0 || r.repairs_completed > 0 {
         out = out.line(if r.repairs_completed >= r.repairs_started {
@@ -139,33 +127,86 @@ fn practice_field(lib: &Library, couple: &Couple, r: &Recap) -> Text {
     out
 }
 
-fn reading_field(lib: &Library, couple: &Couple, r: &Recap) -> Text {
-    let mut out = Text::new();
-    for p in r.partners.iter().filter(|p| p.reads.compared() > 0) {
-        let other: Arg = r.partners.iter().find(|o| o.user != p.user).map_or_else(
-            || lib.t(kc::YOUR_PARTNER, &[]).into(),
-            |o| person(couple, o).into(),
-        );
-        let t = p.reads;
-        out = out.line(lib.t(
-            k::READING_LINE,
+/// How often the two of you read each other well, together.
+fn reading_field(lib: &Library, r: &Recap) -> Text {
+    let t = r.reads();
+    if t.compared() == 0 {
+        return lib.t(k::READING_NONE, &[]);
+    }
+    lib.t(
+        k::READING_TOGETHER,
+        &[
+            ("good", (t.spot_on + t.close).to_string().into()),
+            (
+                "guesses",
+                count(lib, t.compared(), k::GUESS_ONE, k::GUESS_MANY).into(),
+            ),
+        ],
+    )
+    .line(lib.t(k::READING_FOOTER, &[]))
+}
+
+/// "Just my numbers": one partner's own last seven days, for them only.
+pub fn mine_card(lib: &Library, couple: &Couple, r: &Recap, me: PersonId) -> Card {
+    let Some(p) = r.partners.iter().find(|p| p.user == me) else {
+        return Card::text(lib.t(k::MINE_NONE, &[]));
+    };
+    let mut body = if p.checkins == 0 {
+        lib.t(k::MINE_NONE, &[])
+    } else {
+        lib.t(
+            k::MINE_BODY,
             &[
-                ("who", person(couple, p).into()),
-                ("other", other),
-                ("spot", t.spot_on.to_string().into()),
-                ("close", t.close.to_string().into()),
+                (
+                    "checkins",
+                    count(lib, p.checkins, k::CHECKIN_ONE, k::CHECKIN_MANY).into(),
+                ),
+                ("days", p.days_practised.to_string().into()),
+                (
+                    "moments",
+                    count(lib, p.micro_done, k::MOMENT_ONE, k::MOMENT_MANY).into(),
+                ),
+            ],
+        )
+    };
+    if p.reads.compared() > 0 {
+        let partner: Arg = couple.other(me).map_or_else(
+            || lib.t(kc::YOUR_PARTNER, &[]).into(),
+            |o| o.person_ref().into(),
+        );
+        body = body.line(lib.t(
+            k::MINE_READS,
+            &[
+                ("partner", partner),
+                ("spot", p.reads.spot_on.to_string().into()),
+                ("close", p.reads.close.to_string().into()),
                 (
                     "guesses",
-                    count(lib, t.compared(), k::GUESS_ONE, k::GUESS_MANY).into(),
+                    count(lib, p.reads.compared(), k::GUESS_ONE, k::GUESS_MANY).into(),
                 ),
             ],
         ));
     }
-    if out.is_empty() {
-        lib.t(k::READING_NONE, &[])
-    } else {
-        out.line(lib.t(k::READING_FOOTER, &[]))
-    }
+    let mut panel = panel(lib.t(k::MINE_TITLE, &[]), body);
+    panel.footer = Some(lib.t(k::MINE_FOOTER, &[]));
+    Card::default().with_panel(panel)
+}
+
+/// The press on "Just my numbers": the clicker's own last seven days, privately.
+pub async fn mine(st: &AppState, who: &Who, here: &Here, couple_id: CoupleId) -> FlowResult {
+    let (couple, me) = super::access::partner_of(&st.pool, couple_id, who, here).await?;
+    let today = crate::domain::time::local_date(couple.home_zone(), st.clock.now());
+    let data = {
+        let mut conn = st.pool.acquire().await?;
+        recaps::week_data(&mut conn, &couple, Period::ending_on(today)).await?
+    };
+    let recap = dr::aggregate(&data);
+    Ok(Answer::private(mine_card(
+        &st.content,
+        &couple,
+        &recap,
+        me.id,
+    )))
 }
 
 fn period_line(p: Period) -> String {
@@ -223,11 +264,11 @@ pub fn card(
     );
     p.fields.push(field(
         lib.t(k::FIELD_PRACTICE, &[]),
-        practice_field(lib, couple, recap),
+        practice_field(lib, recap),
     ));
     p.fields.push(field(
         lib.t(k::FIELD_READING, &[]),
-        reading_field(lib, couple, recap),
+        reading_field(lib, recap),
     ));
     p.footer = Some(footer);
     idea(&mut p);
@@ -235,7 +276,13 @@ pub fn card(
         Kind::Weekly => lib.t(k::LEAD, &[]),
         Kind::SoFar => Text::new(),
     };
-    let mut card = Card::text(text).with_panel(p);
+    let mut card = Card::text(text)
+        .with_panel(p)
+        .with_buttons(vec![super::view::button(
+            CustomId::Personal(couple.id, PersonalAction::MyNumbers),
+            lib.s(k::MINE),
+            crate::transport::Tone::Secondary,
+        )]);
     card.image = Some(Image {
         png,
         filename: chart::FILENAME.to_string(),
@@ -541,8 +588,25 @@ mod tests {
         assert_eq!(image.filename, "mood.png");
         assert!(image.alt.contains("alice"));
         let text = card_text(&c);
-        assert!(text.contains("7 check-ins on 7 of 7 days"), "{text}");
+        assert!(
+            text.contains("7 check-ins this week · 6 with both of you"),
+            "{text}"
+        );
         assert!(text.contains("One idea for next week"), "{text}");
+        // No scoreboard: nobody is named next to a number in the room.
+        assert!(!text.contains('@'), "{text}");
+        assert!(
+            c.ids()
+                .iter()
+                .any(|i| i.act()
+                    == crate::domain::custom_id::Act::Personal(PersonalAction::MyNumbers)),
+            "each can see their own numbers privately"
+        );
+        let bob = mine_card(&lib, &couple(), &recap, PersonId(uuid::Uuid::from_u128(2)));
+        let mine = card_text(&bob);
+        assert!(mine.contains("6 check-ins on 6 of 7 days"), "{mine}");
+        assert!(mine.contains("guesses about @1"), "{mine}");
+        assert!(!mine.contains("7 check-ins"), "only their own: {mine}");
         // A quiet week: a note, no numbers, no chart.
         let quiet = aggregate(&WeekData {
             rounds: vec![],

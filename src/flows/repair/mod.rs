@@ -24,7 +24,7 @@ use crate::domain::custom_id::RepairAction;
 use crate::domain::ids::{AgreementId, CoupleId, JobId, PersonId, PersonRef, RepairId};
 use crate::domain::jobs::Job;
 use crate::domain::repair::{
-    self as dr, Action, Facts, Limits, Outcome, Refusal as DomainRefusal, Role, Show, State,
+    self as dr, Action, Facts, Limits, Line, Outcome, Refusal as DomainRefusal, Role, Show, State,
     Status, TextKind, TextState, Write,
 };
 use crate::state::AppState;
@@ -46,6 +46,8 @@ pub struct Snapshot {
     pub shared: Vec<RText>,
     pub agreement: Option<Agreement>,
     pub handles: HashMap<PersonId, String>,
+    /// A round the other way already follows this one.
+    pub has_follow_up: bool,
 }
 
 impl Snapshot {
@@ -64,11 +66,13 @@ impl Snapshot {
                 .collect(),
             None => HashMap::new(),
         };
+        let has_follow_up = repairs::has_follow_up(&st.pool, id).await?;
         Ok(Some(Snapshot {
             repair,
             shared,
             agreement,
             handles,
+            has_follow_up,
         }))
     }
 
@@ -101,8 +105,9 @@ impl Snapshot {
 // Starting.
 // ---------------------------------------------------------------------------------------
 
-/// `/repair`: points to an open repair, or asks for the moment (nothing is written until
-/// the request is answered).
+/// `/repair`: points to an open repair, or asks privately which way it goes: "I'd like to
+/// own something" or "something hurt, I'd like to be heard" (nothing is written until the
+/// moment's request is answered).
 pub async fn command(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     let (couple, me) = couple_here(&st.pool, who, here).await?;
     require_post(here)?;
@@ -112,14 +117,7 @@ pub async fn command(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     if let Some(open) = repairs::open_for(&st.pool, couple.id).await? {
         return Ok(Answer::private(pointer(st, open.id).await?));
     }
-    Ok(Reply::AskText(view::request(
-        &st.content,
-        RepairId::new(),
-        TextKind::Moment,
-        None,
-        0,
-    ))
-    .into())
+    Ok(Answer::private(view::chooser(&st.content, RepairId::new())))
 }
 
 /// "You already have one open": the current step, privately, with its buttons.
@@ -143,7 +141,14 @@ async fn pointer(st: &AppState, id: RepairId) -> FlowResult<Card> {
 
 /// The start request's answer: creates the repair and invites the partner. The repair id
 /// came with the request, so an answer that arrives twice creates it once.
-async fn start(st: &AppState, who: &Who, here: &Here, rid: RepairId, moment: &str) -> FlowResult {
+async fn start(
+    st: &AppState,
+    who: &Who,
+    here: &Here,
+    rid: RepairId,
+    owner: Role,
+    moment: &str,
+) -> FlowResult {
     let (couple, me) = couple_here(&st.pool, who, here).await?;
     let Some(partner) = couple.other(me.id).map(|p| p.person) else {
         return refuse(kc::NO_COUPLE_HERE);
@@ -154,7 +159,12 @@ async fn start(st: &AppState, who: &Who, here: &Here, rid: RepairId, moment: &st
     let moment = tidy(moment);
     let now = st.clock.now();
     let mut tx = st.pool.begin().await?;
-    if !repairs::create(&mut *tx, rid, couple.id, me.id, partner, now).await? {
+    let begin = repairs::Begin {
+        owner,
+        step: dr::Step::Invited,
+        follows: None,
+    };
+    if !repairs::create(&mut *tx, rid, couple.id, me.id, partner, begin, now).await? {
         drop(tx);
         return match repairs::open_for(&st.pool, couple.id).await? {
             Some(open) => Ok(Answer::private(pointer(st, open.id).await?)),
@@ -176,7 +186,7 @@ async fn start(st: &AppState, who: &Who, here: &Here, rid: RepairId, moment: &st
     }
     plan_activity(&mut tx, &st.config.repair, couple.id, rid, 0, now).await?;
     tx.commit().await?;
-    tracing::info!(couple_id = %couple.id, repair_id = %rid, "repair started");
+    tracing::info!(couple_id = %couple.id, repair_id = %rid, hurt_first = owner == Role::Partner, "repair started");
     let Some(snap) = Snapshot::load(st, rid).await? else {
         return Err(Refusal::stale().into());
     };
@@ -220,6 +230,19 @@ pub async fn press(
     rid: RepairId,
     action: RepairAction,
 ) -> FlowResult {
+    let hurt = match action {
+        RepairAction::ChooseOwn => Some(false),
+        RepairAction::ChooseHurt => Some(true),
+        _ => None,
+    };
+    if let Some(hurt) = hurt {
+        // The chooser names a repair that does not exist yet: only its writer sees it.
+        couple_here(&st.pool, who, here).await?;
+        if repairs::get(&st.pool, rid).await?.is_some() {
+            return Err(Refusal::stale().into());
+        }
+        return Ok(Reply::AskText(view::start_request(&st.content, rid, hurt)).into());
+    }
     let Some(action) = Action::from_custom(action) else {
         return Err(Refusal::stale().into());
     };
@@ -235,8 +258,13 @@ pub async fn write(
     action: RepairAction,
     text: &str,
 ) -> FlowResult {
+    match action {
+        RepairAction::Start => return start(st, who, here, rid, Role::Initiator, text).await,
+        RepairAction::StartHurt => return start(st, who, here, rid, Role::Partner, text).await,
+        _ => {}
+    }
     match Action::from_custom(action) {
-        None => start(st, who, here, rid, text).await,
+        None => Err(Refusal::stale().into()),
         Some(a @ Action::Submit(_)) => act(st, who, here, rid, a, Some(text)).await,
         Some(_) => Err(Refusal::stale().into()),
     }
@@ -285,6 +313,9 @@ async fn act(
         if let Some(kind) = action.text() {
             let mine = repairs::text(&st.pool, keys, rid, me.id, kind, s.round(kind)).await?;
             facts.mine = text_state(mine.as_ref());
+            facts.mine_worrying = mine
+                .as_ref()
+                .is_some_and(|t| lib.signal_in(&t.body).is_some());
             if kind == TextKind::Plan {
                 let theirs = repairs::text(&st.pool, keys, rid, other, kind, s.round(kind)).await?;
                 facts.other_plan = text_state(theirs.as_ref());
@@ -292,6 +323,16 @@ async fn act(
         }
         if matches!(action, Action::Revisit(_)) {
             facts.has_agreement = repairs::agreement_for(&st.pool, keys, rid).await?.is_some();
+        }
+        if matches!(action, Action::Share(_)) {
+            // Read only to decide whether the flow may go on to "next time"; never kept.
+            facts.worrying = repairs::all_bodies(&st.pool, keys, rid)
+                .await?
+                .iter()
+                .any(|b| lib.signal_in(b).is_some());
+        }
+        if action == Action::OtherWay {
+            facts.has_follow_up = repairs::has_follow_up(&st.pool, rid).await?;
         }
         let cx = dr::Cx {
             now,
@@ -319,6 +360,7 @@ async fn act(
                     lib, answer,
                 ))));
             }
+            Outcome::OtherWay => return other_way(st, &couple, &me, &repair).await,
             Outcome::Change { next, write } => (next, write),
         };
         // Text from a request is checked before anything is written.
@@ -356,21 +398,29 @@ async fn act(
             }
             Write::Agreement(line) => {
                 let round = s.round(TextKind::Plan);
-                let Some(chosen) = repairs::text(
+                let writers: Vec<Role> = match line {
+                    Line::Of(r) => vec![r],
+                    Line::Both => Role::BOTH.to_vec(),
+                };
+                let mut lines = Vec::new();
+                for w in writers {
+                    let Some(chosen) =
+                        repairs::text(&mut *tx, keys, rid, repair.user(w), TextKind::Plan, round)
+                            .await?
+                    else {
+                        return Err(FlowError::internal(anyhow::anyhow!("picked line missing")));
+                    };
+                    lines.push(chosen.body);
+                }
+                let agreement = repairs::create_agreement(
                     &mut *tx,
                     keys,
+                    couple.id,
                     rid,
-                    repair.user(line),
-                    TextKind::Plan,
-                    round,
+                    &lines.join("\n"),
+                    now,
                 )
-                .await?
-                else {
-                    return Err(FlowError::internal(anyhow::anyhow!("picked line missing")));
-                };
-                let agreement =
-                    repairs::create_agreement(&mut *tx, keys, couple.id, rid, &chosen.body, now)
-                        .await?;
+                .await?;
                 plan_revisit(&mut tx, cfg, couple.id, rid, agreement, now).await?;
                 tracing::info!(couple_id = %couple.id, repair_id = %rid, agreement_id = %agreement, "agreement stored");
             }
@@ -409,7 +459,61 @@ async fn show(st: &AppState, repair: &Repair, me: PersonId, show: Show) -> FlowR
         Show::TimeChooser => Answer::private(view::time_chooser(lib, repair.id)),
         Show::EndConfirm => Answer::private(view::end_confirm(lib, repair.id)),
         Show::KeepGoing => Answer::update(Card::text(lib.t(k::CARRYING_ON, &[]))),
+        Show::Settle => Answer::private(view::settle_card(lib, repair.id)),
+        Show::Safety => Answer::private(crate::flows::checkin::safety_card(
+            lib,
+            &lib.safety.unsafe_private,
+        )),
     })
+}
+
+/// "Another round, the other way": a new repair about the same moment in which the one who
+/// was heard now owns their part. The couple have just been through a round together, so it
+/// starts at settling, not with an invitation.
+async fn other_way(
+    st: &AppState,
+    couple: &crate::domain::couple::Couple,
+    me: &PersonRef,
+    prev: &Repair,
+) -> FlowResult {
+    let Some(other) = couple.other(me.id).map(|p| p.person) else {
+        return refuse(kc::NO_COUPLE_HERE);
+    };
+    let now = st.clock.now();
+    let new_owner_person = prev.user(prev.state.hurt());
+    let owner = if new_owner_person == me.id {
+        Role::Initiator
+    } else {
+        Role::Partner
+    };
+    let rid = RepairId::new();
+    let begin = repairs::Begin {
+        owner,
+        step: dr::Step::Regulate,
+        follows: Some(prev.id),
+    };
+    let mut tx = st.pool.begin().await?;
+    if !repairs::create(&mut *tx, rid, couple.id, me.id, other, begin, now).await? {
+        drop(tx);
+        return match repairs::open_for(&st.pool, couple.id).await? {
+            Some(open) => Ok(Answer::private(pointer(st, open.id).await?)),
+            None => Err(Refusal::stale().into()),
+        };
+    }
+    plan_activity(&mut tx, &st.config.repair, couple.id, rid, 0, now).await?;
+    tx.commit().await?;
+    tracing::info!(couple_id = %couple.id, repair_id = %rid, follows = %prev.id, "repair round the other way started");
+    let Some(snap) = Snapshot::load(st, rid).await? else {
+        return Err(Refusal::stale().into());
+    };
+    let lead = view::other_way_lead(&st.content, &snap.person(owner));
+    Ok(Answer::public(view::card(
+        &snap,
+        &st.content,
+        &st.config.repair,
+        lead,
+        Some(me.id),
+    )))
 }
 
 /// What the person sees after a saved change: a private note while the step waits for the
@@ -431,6 +535,25 @@ async fn respond(
     let lib = &st.content;
     let other = snap.person(role.other());
     let moved = prev.step != next.step || prev.status != next.status;
+    if action == Action::NotSafe {
+        // Only the one who pressed sees why; the room reads an ordinary pause.
+        let mut answer = Answer::private(crate::flows::checkin::safety_card(
+            lib,
+            &lib.safety.unsafe_private,
+        ));
+        if let Some(couple) = couples::get(&st.pool, snap.repair.couple, true).await? {
+            answer.posts.push(crate::flows::Post {
+                room: couple.room,
+                card: Card::text(Text::plain(lib.safety.paused_public.as_str())),
+                // Derived from the repair, so a retried press posts it once.
+                key: nonce_for(uuid::Uuid::from_u128(rid.0.as_u128() ^ 0x5afe)),
+            });
+        }
+        return Ok(answer);
+    }
+    if let (Action::Rate(_), true) = (action, next.unsettled[role_index(role)]) {
+        return Ok(Answer::private(view::settle_card(lib, rid)));
+    }
     if !moved {
         match (action, write) {
             (_, Write::Draft(kind)) => {
@@ -460,6 +583,13 @@ async fn respond(
         lead,
         Some(me.id),
     )))
+}
+
+fn role_index(r: Role) -> usize {
+    match r {
+        Role::Initiator => 0,
+        Role::Partner => 1,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -562,8 +692,21 @@ pub async fn plan_revisit(
         repair: repair.0,
         agreement: agreement.0,
         attempt: 0,
+        visit: 0,
     };
     jobs::schedule_once(&mut *tx, &job, now + cfg.revisit_after(), now).await
+}
+
+/// When revisit `visit` of an agreement made at `made` is due (`None`: there is no such
+/// revisit).
+pub fn revisit_at(cfg: &RepairConfig, made: DateTime<Utc>, visit: u8) -> Option<DateTime<Utc>> {
+    match visit {
+        0 => Some(made + cfg.revisit_after()),
+        n => dr::LATER_REVISITS
+            .get(usize::from(n) - 1)
+            .map(|days| made + Duration::days(*days))
+            .filter(|at| *at > made + cfg.revisit_after()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -720,6 +863,7 @@ pub async fn prepare_revisit(
     rid: RepairId,
     agreement: AgreementId,
     attempt: u8,
+    visit: u8,
 ) -> Result<Plan, FlowError> {
     let now = st.clock.now();
     let Some(snap) = Snapshot::load(st, rid).await? else {
@@ -742,6 +886,7 @@ pub async fn prepare_revisit(
                 repair: rid.0,
                 agreement: agreement.0,
                 attempt: attempt + 1,
+                visit,
             };
             jobs::schedule_once(&st.pool, &later, until + Duration::hours(1), now).await?;
         }
@@ -750,6 +895,19 @@ pub async fn prepare_revisit(
     let Some(card) = view::revisit_card(&snap, &st.content) else {
         return Ok(Plan::Skipped("agreement gone"));
     };
+    // The next revisit comes weeks later: an agreement settles into a habit slowly.
+    if let Some(made) = snap.agreement.as_ref().map(|a| a.created_at) {
+        if let Some(at) = revisit_at(&st.config.repair, made, visit + 1) {
+            let next = Job::AgreementRevisit {
+                couple: couple.id.0,
+                repair: rid.0,
+                agreement: agreement.0,
+                attempt: 0,
+                visit: visit + 1,
+            };
+            jobs::schedule_once(&st.pool, &next, at.max(now), now).await?;
+        }
+    }
     tracing::info!(couple_id = %couple.id, repair_id = %rid, agreement_id = %agreement, "agreement revisit planned");
     Ok(Plan::deliver(
         couple.room,

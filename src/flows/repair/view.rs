@@ -12,7 +12,7 @@ use crate::content::{Library, RepairStep};
 use crate::domain::custom_id::{CustomId, RepairAction as A};
 use crate::domain::ids::{PersonId, PersonRef, RepairId};
 use crate::domain::repair::{
-    BreakChoice, Refusal, RevisitAnswer, Role, Status, Step, TextKind, STAGES,
+    BreakChoice, Line, Refusal, RevisitAnswer, Role, State, Status, Step, TextKind, STAGES,
 };
 use crate::flows::view::{button, panel};
 use crate::store::repairs::Repair;
@@ -82,8 +82,8 @@ fn break_buttons(lib: &Library, repair: RepairId) -> Control {
     )
 }
 
-fn stage_title(lib: &Library, step: Step, title: &str) -> Text {
-    match step.stage() {
+fn stage_title(lib: &Library, s: &State, title: &str) -> Text {
+    match s.stage() {
         Some(n) => lib.t(
             k::STAGE_TITLE,
             &[
@@ -167,6 +167,9 @@ pub fn card(
             };
         }
         Status::Completed => return summary(snap, lib, cfg),
+        Status::Ended if s.quiet => {
+            return Card::text(Text::plain(lib.safety.paused_public.as_str()));
+        }
         Status::Ended => {
             let by: Arg = r.closed_by.map_or_else(
                 || lib.t(k::ONE_OF_YOU, &[]).into(),
@@ -178,16 +181,42 @@ pub fn card(
         Status::Open => {}
     }
     let (i, p) = (snap.person(Role::Initiator), snap.person(Role::Partner));
+    let (o, h) = (snap.person(s.owner), snap.person(s.hurt()));
     let waiting = waiting_text(snap);
     // Wording for a both-partners step when only one of them still has to act.
     let alone = s.waiting_on(snap.plan_shared()).len() == 1;
     let ip = |key: Key| lib.t(key, &[("i", (&i).into()), ("p", (&p).into())]);
+    let oh = |key: Key| lib.t(key, &[("owner", (&o).into()), ("hurt", (&h).into())]);
+    let settle_rows = || {
+        vec![
+            scale(
+                rid,
+                [A::Calm1, A::Calm2, A::Calm3, A::Calm4, A::Calm5],
+                lib.s(k::CALM),
+                lib.s(k::STIRRED),
+            ),
+            Control::Buttons(vec![b(
+                rid,
+                A::NotSafe,
+                lib.s(k::NOT_SAFE),
+                Tone::Secondary,
+            )]),
+        ]
+    };
     let (content, title, description, mut rows): (Text, Text, Text, Vec<Control>) = match s.step {
         Step::Invited => (
-            ip(k::INVITED_LEAD),
+            ip(if s.hurt_first() {
+                k::INVITED_LEAD_HURT
+            } else {
+                k::INVITED_LEAD
+            }),
             lib.t(k::INVITED_TITLE, &[]),
             lib.t(
-                k::INVITED_BODY,
+                if s.hurt_first() {
+                    k::INVITED_BODY_HURT
+                } else {
+                    k::INVITED_BODY
+                },
                 &[
                     ("i", (&i).into()),
                     ("p", (&p).into()),
@@ -209,18 +238,26 @@ pub fn card(
                 },
                 &[("waiting", waiting.clone().into())],
             ),
-            stage_title(lib, s.step, &texts.regulate.title),
+            stage_title(lib, s, &texts.regulate.title),
             Text::plain(texts.regulate.intro.as_str()).para(lib.t(k::REGULATE_TAP, &[])),
-            vec![scale(
-                rid,
-                [A::Calm1, A::Calm2, A::Calm3, A::Calm4, A::Calm5],
-                lib.s(k::CALM),
-                lib.s(k::FLOODED),
-            )],
+            settle_rows(),
+        ),
+        Step::Recheck => (
+            lib.t(
+                if alone {
+                    k::RECHECK_LEAD_ONE
+                } else {
+                    k::RECHECK_LEAD_BOTH
+                },
+                &[("waiting", waiting.clone().into())],
+            ),
+            stage_title(lib, s, &lib.s(k::RECHECK_TITLE)),
+            lib.t(k::REGULATE_TAP, &[]),
+            settle_rows(),
         ),
         Step::BreakOffer => (
             lib.t(k::BREATHER_LEAD, &[]),
-            stage_title(lib, s.step, &lib.s(k::BREATHER_TITLE)),
+            stage_title(lib, s, &lib.s(k::BREATHER_TITLE)),
             lib.t(
                 k::BREATHER_BODY,
                 &[("break_note", lib.safety.break_note.as_str().into())],
@@ -230,12 +267,13 @@ pub fn card(
                 Control::Buttons(vec![
                     b(rid, A::RateAgain, lib.s(k::RATE_AGAIN), Tone::Secondary),
                     b(rid, A::End, lib.s(k::END), Tone::Secondary),
+                    b(rid, A::NotSafe, lib.s(k::NOT_SAFE), Tone::Secondary),
                 ]),
             ],
         ),
         Step::OwnIt => (
-            ip(k::OWN_LEAD),
-            stage_title(lib, s.step, &texts.own_it.title),
+            oh(k::OWN_LEAD),
+            stage_title(lib, s, &texts.own_it.title),
             {
                 let mut t = Text::plain(texts.own_it.intro.as_str());
                 t.append(stems(lib, &texts.own_it));
@@ -249,16 +287,20 @@ pub fn card(
             )])],
         ),
         Step::Felt => {
-            let own = snap.text(TextKind::Own, 0, None).unwrap_or("…");
-            let mut body = lib.t(
-                k::OWNS_THEIR_PART,
-                &[("i", (&i).into()), ("own", quote(own))],
-            );
-            body = body.para(Text::plain(texts.share.intro.as_str()));
+            // When the one who was hurt started, hearing comes first: nothing is owned yet.
+            let mut body = match snap.text(TextKind::Own, 0, None) {
+                Some(own) if !s.hurt_first() => lib
+                    .t(
+                        k::OWNS_THEIR_PART,
+                        &[("owner", (&o).into()), ("own", quote(own))],
+                    )
+                    .para(Text::plain(texts.share.intro.as_str())),
+                _ => Text::plain(texts.share.intro.as_str()),
+            };
             body.append(stems(lib, &texts.share));
             (
-                ip(k::FELT_LEAD),
-                stage_title(lib, s.step, &texts.share.title),
+                oh(k::FELT_LEAD),
+                stage_title(lib, s, &texts.share.title),
                 body,
                 vec![Control::Buttons(vec![b(
                     rid,
@@ -274,7 +316,7 @@ pub fn card(
                 let felt = snap.text(TextKind::Felt, 0, None).unwrap_or("…");
                 lib.t(
                     k::WHAT_IT_WAS_LIKE,
-                    &[("p", (&p).into()), ("felt", quote(felt))],
+                    &[("hurt", (&h).into()), ("felt", quote(felt))],
                 )
             } else {
                 let missing = snap
@@ -282,7 +324,7 @@ pub fn card(
                     .unwrap_or("…");
                 lib.t(
                     k::NOT_QUITE_MISSING,
-                    &[("p", (&p).into()), ("missing", quote(missing))],
+                    &[("hurt", (&h).into()), ("missing", quote(missing))],
                 )
             };
             let mut title = texts.reflect.title.clone();
@@ -298,8 +340,8 @@ pub fn card(
             let mut body = heard.para(Text::plain(texts.reflect.intro.as_str()));
             body.append(stems(lib, &texts.reflect));
             (
-                ip(k::REFLECT_LEAD),
-                stage_title(lib, s.step, &title),
+                oh(k::REFLECT_LEAD),
+                stage_title(lib, s, &title),
                 body,
                 vec![Control::Buttons(vec![b(
                     rid,
@@ -317,7 +359,7 @@ pub fn card(
             let at_limit = n >= cfg.max_reflect_loops;
             let mut description = lib.t(
                 k::CONFIRM_BODY,
-                &[("i", (&i).into()), ("reflection", quote(reflection))],
+                &[("owner", (&o).into()), ("reflection", quote(reflection))],
             );
             let second = if at_limit {
                 description =
@@ -327,13 +369,28 @@ pub fn card(
                 b(rid, A::NotQuite, lib.s(k::NOT_QUITE), Tone::Secondary)
             };
             (
-                ip(k::CONFIRM_LEAD),
-                stage_title(lib, s.step, &texts.reflect.title),
+                oh(k::CONFIRM_LEAD),
+                stage_title(lib, s, &texts.reflect.title),
                 description,
                 vec![Control::Buttons(vec![
                     b(rid, A::Heard, lib.s(k::HEARD), Tone::Success),
                     second,
                 ])],
+            )
+        }
+        Step::Empathy => {
+            let mut body = Text::plain(texts.empathy.intro.as_str());
+            body.append(stems(lib, &texts.empathy));
+            (
+                oh(k::EMPATHY_LEAD),
+                stage_title(lib, s, &texts.empathy.title),
+                body,
+                vec![Control::Buttons(vec![b(
+                    rid,
+                    A::WriteEmpathy,
+                    lib.s(k::WRITE_EMPATHY),
+                    Tone::Primary,
+                )])],
             )
         }
         Step::NextTime => {
@@ -347,7 +404,15 @@ pub fn card(
                     ));
                 }
             }
-            let mut body = Text::plain(texts.next_time.intro.as_str());
+            let mut body = match snap.text(TextKind::Empathy, 0, None) {
+                Some(e) => lib
+                    .t(
+                        k::EMPATHY_SHOWN,
+                        &[("owner", (&o).into()), ("empathy", quote(e))],
+                    )
+                    .para(Text::plain(texts.next_time.intro.as_str())),
+                None => Text::plain(texts.next_time.intro.as_str()),
+            };
             body.append(stems(lib, &texts.next_time));
             body = body.para(lib.t(k::NEXT_TIME_HOW, &[]));
             if !proposed.is_empty() {
@@ -362,7 +427,7 @@ pub fn card(
                     },
                     &[("waiting", waiting.clone().into())],
                 ),
-                stage_title(lib, s.step, &texts.next_time.title),
+                stage_title(lib, s, &texts.next_time.title),
                 body,
                 vec![Control::Buttons(vec![b(
                     rid,
@@ -377,7 +442,7 @@ pub fn card(
             let line = |role| snap.text(TextKind::Plan, round, Some(role)).unwrap_or("…");
             (
                 ip(k::PICK_LEAD),
-                stage_title(lib, s.step, &texts.next_time.title),
+                stage_title(lib, s, &texts.next_time.title),
                 lib.t(
                     k::PICK_BODY,
                     &[
@@ -390,6 +455,7 @@ pub fn card(
                 vec![Control::Buttons(vec![
                     b(rid, A::PickFirst, lib.s(k::KEEP_1), Tone::Primary),
                     b(rid, A::PickSecond, lib.s(k::KEEP_2), Tone::Primary),
+                    b(rid, A::PickBoth, lib.s(k::KEEP_BOTH), Tone::Primary),
                     b(rid, A::NewLines, lib.s(k::NEW_LINES), Tone::Secondary),
                 ])],
             )
@@ -397,9 +463,17 @@ pub fn card(
         Step::Agree => {
             let picked = s.picked.expect("agree has a pick");
             let round = s.round(TextKind::Plan);
-            let line = snap
-                .text(TextKind::Plan, round, Some(picked.line))
-                .unwrap_or("…");
+            let line_of = |r| snap.text(TextKind::Plan, round, Some(r)).unwrap_or("…");
+            let shown = match picked.line {
+                Line::Of(r) => Text(vec![Part::Quote(line_of(r).to_string())]),
+                Line::Both => lib.t(
+                    k::PICK_BOTH_BODY,
+                    &[
+                        ("first", quote(line_of(Role::Initiator))),
+                        ("second", quote(line_of(Role::Partner))),
+                    ],
+                ),
+            };
             (
                 lib.t(
                     k::AGREE_LEAD,
@@ -408,8 +482,8 @@ pub fn card(
                         ("by", snap.person(picked.by).into()),
                     ],
                 ),
-                stage_title(lib, s.step, &texts.next_time.title),
-                Text(vec![Part::Quote(line.to_string())]),
+                stage_title(lib, s, &texts.next_time.title),
+                shown,
                 vec![Control::Buttons(vec![
                     b(rid, A::Agree, lib.s(k::AGREE), Tone::Success),
                     b(rid, A::NotThis, lib.s(k::NOT_THIS), Tone::Secondary),
@@ -423,7 +497,7 @@ pub fn card(
                 .map_or_else(|| "…".into(), |a| quote(&a.text));
             (
                 lib.t(k::CLOSE_LEAD, &[("waiting", waiting.clone().into())]),
-                stage_title(lib, s.step, &texts.close.title),
+                stage_title(lib, s, &texts.close.title),
                 lib.t(
                     k::CLOSE_BODY,
                     &[
@@ -443,6 +517,15 @@ pub fn card(
     };
     if !matches!(s.step, Step::Invited | Step::BreakOffer) {
         rows.push(pause_end(lib, rid));
+    }
+    if s.step.is_settling() {
+        // "I don't feel safe" sits with the settling buttons; keep it last, on its own.
+        if let Some(pos) = rows.iter().position(|r| {
+            matches!(r, Control::Buttons(bs) if bs.iter().any(|b| b.id == CustomId::Repair(rid, A::NotSafe)))
+        }) {
+            let row = rows.remove(pos);
+            rows.push(row);
+        }
     }
     let mut p = panel(title, description);
     if s.step == Step::Invited {
@@ -483,22 +566,23 @@ fn waiting_text(snap: &Snapshot) -> Text {
 fn summary(snap: &Snapshot, lib: &Library, cfg: &RepairConfig) -> Card {
     let s = &snap.repair.state;
     let (i, p) = (snap.person(Role::Initiator), snap.person(Role::Partner));
-    let heard = match (s.heard, s.reflect_loops) {
-        (Some(false), _) => lib.t(k::SUMMARY_WENT_ON, &[]),
-        (_, 0 | 1) => lib.t(k::SUMMARY_HEARD, &[("p", (&p).into())]),
-        (_, n) => lib.t(
-            k::SUMMARY_HEARD_AFTER,
-            &[("p", (&p).into()), ("n", n.to_string().into())],
-        ),
+    let (o, h) = (snap.person(s.owner), snap.person(s.hurt()));
+    // No counts: how many tries it took is nobody's score.
+    let heard = match s.heard {
+        Some(false) => lib.t(k::SUMMARY_WENT_ON, &[]),
+        _ => lib.t(k::SUMMARY_HEARD, &[("hurt", (&h).into())]),
     };
     let mut body = lib.t(
         k::SUMMARY_BODY,
         &[
-            ("i", (&i).into()),
-            ("p", (&p).into()),
+            ("owner", (&o).into()),
+            ("hurt", (&h).into()),
             ("heard", heard.into()),
         ],
     );
+    if snap.repair.follows.is_some() {
+        body = body.line(lib.t(k::SUMMARY_BOTH_WAYS, &[]));
+    }
     if let Some(a) = &snap.agreement {
         body = body.line(lib.t(
             k::SUMMARY_AGREED,
@@ -513,7 +597,19 @@ fn summary(snap: &Snapshot, lib: &Library, cfg: &RepairConfig) -> Card {
     }
     let mut pn = panel(lib.t(k::SUMMARY_TITLE, &[]), body);
     pn.footer = Some(lib.t(k::SUMMARY_FOOTER, &[]));
-    Card::text(lib.t(k::SUMMARY_LEAD, &[("i", (&i).into()), ("p", (&p).into())])).with_panel(pn)
+    let card = Card::text(lib.t(k::SUMMARY_LEAD, &[("i", (&i).into()), ("p", (&p).into())]))
+        .with_panel(pn);
+    // One round the other way, offered once, after a round that wasn't itself the other way.
+    if snap.has_follow_up || snap.repair.follows.is_some() || s.status != Status::Completed {
+        card
+    } else {
+        card.with_buttons(vec![b(
+            snap.repair.id,
+            A::OtherWay,
+            lib.s(k::OTHER_WAY),
+            Tone::Secondary,
+        )])
+    }
 }
 
 /// Days later: how is the agreement going?
@@ -543,7 +639,9 @@ pub fn revisit_card(snap: &Snapshot, lib: &Library) -> Option<Card> {
     })
 }
 
-/// A private draft, back to its writer, with "share" and "rewrite".
+/// A private draft, back to its writer, with "share" and "rewrite". Words that suggest the
+/// writer may not be safe are not offered for sharing: the writer gets a gentle note, where
+/// to find help, and a way to stop instead.
 pub fn preview(lib: &Library, rid: RepairId, kind: TextKind, body: &str) -> Card {
     let (share, rewrite) = match kind {
         TextKind::Moment => (A::ShareMoment, None),
@@ -551,8 +649,26 @@ pub fn preview(lib: &Library, rid: RepairId, kind: TextKind, body: &str) -> Card
         TextKind::Felt => (A::ShareFelt, Some(A::WriteFelt)),
         TextKind::Reflect => (A::ShareReflect, Some(A::WriteReflect)),
         TextKind::Missing => (A::ShareMissing, Some(A::NotQuite)),
+        TextKind::Empathy => (A::ShareEmpathy, Some(A::WriteEmpathy)),
         TextKind::Plan => (A::SharePlan, Some(A::WritePlan)),
     };
+    if lib.signal_in(body).is_some() {
+        let mut t = lib.t(k::ONLY_YOU, &[]).para(lib.t(k::WORRYING, &[]));
+        t = t.para(Text::plain(lib.safety.signal_note.as_str()));
+        for part in [&lib.safety.resources, &lib.safety.self_harm] {
+            if !part.trim().is_empty() {
+                t = t.para(Text::plain(part.as_str()));
+            }
+        }
+        let mut buttons = Vec::new();
+        if let Some(w) = rewrite {
+            buttons.push(b(rid, w, lib.s(k::REWRITE), Tone::Secondary));
+        }
+        if kind != TextKind::Moment {
+            buttons.push(b(rid, A::NotSafe, lib.s(k::NOT_SAFE), Tone::Secondary));
+        }
+        return Card::text(t).with_buttons(buttons);
+    }
     let mut buttons = vec![b(rid, share, lib.s(k::SHARE), Tone::Primary)];
     if let Some(w) = rewrite {
         buttons.push(b(rid, w, lib.s(k::REWRITE), Tone::Secondary));
@@ -593,6 +709,11 @@ fn request_texts(lib: &Library, kind: TextKind) -> (String, String, Option<&Repa
             Some(&r.reflect),
         ),
         TextKind::Missing => (lib.s(k::MISSING_TITLE), lib.s(k::MISSING_LABEL), None),
+        TextKind::Empathy => (
+            r.empathy.title.clone(),
+            lib.s(k::EMPATHY_LABEL),
+            Some(&r.empathy),
+        ),
         TextKind::Plan => (
             r.next_time.title.clone(),
             lib.s(k::PLAN_LABEL),
@@ -616,6 +737,7 @@ pub fn request(
         TextKind::Felt => A::SubmitFelt,
         TextKind::Reflect => A::SubmitReflect,
         TextKind::Missing => A::SubmitMissing,
+        TextKind::Empathy => A::SubmitEmpathy,
         TextKind::Plan => A::SubmitPlan,
     };
     let (title, label, step) = request_texts(lib, kind);
@@ -638,6 +760,45 @@ pub fn request(
             long: true,
         }],
     }
+}
+
+/// The start's request for the moment, for a repair that does not exist yet: "own
+/// something" keeps the request of 0.1; "be heard" asks about what hurt.
+pub fn start_request(lib: &Library, rid: RepairId, hurt: bool) -> TextRequest {
+    let mut req = request(lib, rid, TextKind::Moment, None, 0);
+    if hurt {
+        req.id = CustomId::Repair(rid, A::StartHurt);
+        req.title = lib.s(k::HURT_MOMENT_TITLE);
+    }
+    req
+}
+
+/// `/repair`'s private question: which way does this repair go?
+pub fn chooser(lib: &Library, rid: RepairId) -> Card {
+    Card::text(lib.t(k::CHOOSE, &[])).with_buttons(vec![
+        b(rid, A::ChooseOwn, lib.s(k::CHOOSE_OWN), Tone::Primary),
+        b(rid, A::ChooseHurt, lib.s(k::CHOOSE_HURT), Tone::Primary),
+    ])
+}
+
+/// After a high rating, for its rater only: a break (nobody is told why), or going on.
+pub fn settle_card(lib: &Library, rid: RepairId) -> Card {
+    Card {
+        text: lib.t(k::SETTLE, &[]),
+        controls: vec![
+            break_buttons(lib, rid),
+            Control::Buttons(vec![
+                b(rid, A::Settled, lib.s(k::SETTLE_GO_ON), Tone::Secondary),
+                b(rid, A::NotSafe, lib.s(k::NOT_SAFE), Tone::Secondary),
+            ]),
+        ],
+        ..Card::default()
+    }
+}
+
+/// The lead of a round the other way.
+pub fn other_way_lead(lib: &Library, owner: &PersonRef) -> Text {
+    lib.t(k::OTHER_WAY_LEAD, &[("person", owner.into())])
 }
 
 pub fn time_chooser(lib: &Library, rid: RepairId) -> Card {
@@ -693,6 +854,7 @@ pub fn refusal(
         Refusal::NothingToShare => R::new(k::NOTHING_TO_SHARE),
         Refusal::AlreadyShared => R::new(k::ALREADY_SHARED),
         Refusal::LoopLimit => R::new(k::LOOP_LIMIT),
+        Refusal::StaysPrivate => R::new(k::STAYS_PRIVATE),
     }
 }
 
@@ -710,14 +872,17 @@ pub fn lead(
         return with_me(k::LEAD_BACK);
     }
     if next.status == Status::Paused {
-        return with_me(k::LEAD_BREAK);
+        // Neutral: a break may follow a private high rating, which nobody else may read.
+        return lib.t(k::LEAD_BREAK, &[]);
     }
     match (prev.step, next.step, action) {
         (Step::Invited, Step::Regulate, _) => with_me(k::LEAD_READY),
-        (Step::Regulate, Step::OwnIt | Step::BreakOffer, _) => lib.t(k::LEAD_RATED, &[]),
+        (Step::Regulate | Step::Recheck, Step::OwnIt | Step::Felt | Step::Reflect, _) => {
+            lib.t(k::LEAD_RATED, &[])
+        }
         (Step::BreakOffer, Step::Regulate, _) => lib.t(k::LEAD_RATE_AGAIN, &[]),
-        (Step::Confirm, Step::NextTime, Action::Heard) => with_me(k::LEAD_HEARD),
-        (Step::Confirm, Step::NextTime, _) => lib.t(k::LEAD_GO_ON, &[]),
+        (Step::Confirm, Step::Empathy, Action::Heard) => with_me(k::LEAD_HEARD),
+        (Step::Confirm, Step::Empathy, _) => lib.t(k::LEAD_GO_ON, &[]),
         (Step::Pick, Step::NextTime, _) => lib.t(k::LEAD_FRESH_LINES, &[]),
         (Step::Agree, Step::Pick, _) => with_me(k::LEAD_CHOOSE_AGAIN),
         (Step::Agree, Step::Close, _) => lib.t(k::LEAD_AGREED, &[]),
