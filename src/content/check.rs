@@ -13,6 +13,10 @@ pub const MIN_WEEKLY: usize = 40;
 pub const MIN_MICRO: usize = 200;
 /// Love-language prompts per way of caring.
 pub const MIN_PER_CARE_WAY: usize = 5;
+/// Each weekly theme and each recap category rotates on its own, week by week: ten weeks
+/// before one comes back.
+pub const MIN_PER_THEME: usize = 10;
+pub const MIN_PER_SUGGESTION_CATEGORY: usize = 10;
 /// A question is asked in the note box's placeholder, which Discord caps at 100.
 const QUESTION_BOX_LIMIT: usize = 100;
 /// Words a label must not use: the bot speaks plainly.
@@ -297,6 +301,7 @@ pub(super) fn check_rules(
     check_copy(&mut checker, library, origins);
     check_labels_and_lists(&mut checker, library, origins);
     check_near_duplicates(&mut checker, library, origins);
+    check_plain_words(&mut checker, library, origins);
 
     if !origins.complete {
         return checker.errors;
@@ -457,6 +462,43 @@ fn check_labels_and_lists(checker: &mut Checker, library: &Library, origins: &Or
     }
 }
 
+/// The jargon word `text` uses, if any (whole words, case-insensitive).
+fn jargon_in(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .collect();
+    JARGON.iter().copied().find(|j| words.contains(j))
+}
+
+/// What a person reads says things plainly: no jargon in questions, prompts or suggestions.
+fn check_plain_words(checker: &mut Checker, library: &Library, origins: &Origins) {
+    let flag = |checker: &mut Checker, file: &str, id: &str, text: &str| {
+        if let Some(word) = jargon_in(text) {
+            checker.push(
+                file,
+                Some(id),
+                format!("uses the jargon word `{word}`; say it plainly"),
+            );
+        }
+    };
+    for (i, q) in library.questions.iter().enumerate() {
+        let file = file_of(&origins.questions, i, &origins.question_file).to_string();
+        flag(checker, &file, &q.id, &q.text);
+    }
+    for (i, p) in library.micro.iter().enumerate() {
+        let file = file_of(&origins.micro, i, &origins.micro_file).to_string();
+        flag(checker, &file, &p.id, &p.text);
+        if let Some(f) = &p.follow_up {
+            flag(checker, &file, &p.id, f);
+        }
+    }
+    for (i, s) in library.suggestions.iter().enumerate() {
+        let file = file_of(&origins.suggestions, i, &origins.suggestion_file).to_string();
+        flag(checker, &file, &s.id, &s.text);
+    }
+}
+
 /// Near-duplicate questions or prompts make a year feel repetitive.
 fn check_near_duplicates(checker: &mut Checker, library: &Library, origins: &Origins) {
     let questions: Vec<&str> = library.questions.iter().map(|q| q.text.as_str()).collect();
@@ -468,6 +510,24 @@ fn check_near_duplicates(checker: &mut Checker, library: &Library, origins: &Ori
             format!(
                 "too much like question {} ({:.2} alike; the limit is {:.2})",
                 library.questions[i].id,
+                score,
+                similar::THRESHOLD
+            ),
+        );
+    }
+    let ideas: Vec<&str> = library
+        .suggestions
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
+    for (i, j, score) in similar::near_duplicates(&ideas) {
+        let file = file_of(&origins.suggestions, j, &origins.suggestion_file);
+        checker.push(
+            file,
+            Some(&library.suggestions[j].id),
+            format!(
+                "too much like suggestion {} ({:.2} alike; the limit is {:.2})",
+                library.suggestions[i].id,
                 score,
                 similar::THRESHOLD
             ),
@@ -532,15 +592,34 @@ fn check_minimums(checker: &mut Checker, library: &Library, origins: &Origins) {
         }
     }
     for theme in WEEKLY_THEMES {
-        if !library
+        let n = library
             .questions
             .iter()
-            .any(|q| q.theme.as_deref() == Some(*theme))
-        {
+            .filter(|q| q.theme.as_deref() == Some(*theme))
+            .count();
+        if n < MIN_PER_THEME {
             checker.push(
                 &origins.question_file,
                 None,
-                format!("no weekly question has theme {theme}"),
+                format!(
+                    "{n} weekly questions have theme {theme}; at least {MIN_PER_THEME} are needed"
+                ),
+            );
+        }
+    }
+    for category in SUGGESTION_CATEGORIES {
+        let n = library
+            .suggestions
+            .iter()
+            .filter(|s| s.category == *category)
+            .count();
+        if n < MIN_PER_SUGGESTION_CATEGORY {
+            checker.push(
+                &origins.suggestion_file,
+                None,
+                format!(
+                    "{n} suggestions for {category}; at least {MIN_PER_SUGGESTION_CATEGORY} are needed"
+                ),
             );
         }
     }

@@ -19,7 +19,13 @@ fn tiny() -> Library {
             id: format!("m-{i}"),
             concept: (*concept).to_owned(),
             // Each text its own words, so none is a near-duplicate of another.
-            text: format!("{{partner}}: {}", concept.replace('_', " ").repeat(4)),
+            text: format!(
+                "{{partner}}: {}",
+                concept
+                    .replace('_', " ")
+                    .replace("attunement", "tuning")
+                    .repeat(4)
+            ),
             follow_up: Some(format!("A tip, number {i}.")),
             about_partner: true,
             tier: "light".into(),
@@ -47,7 +53,8 @@ fn tiny() -> Library {
         .map(|(i, category)| Suggestion {
             id: format!("s-{i}"),
             category: (*category).to_owned(),
-            text: format!("Try something small next week ({i})."),
+            // Each its own words, so none is a near-duplicate of another.
+            text: format!("{} ({i}).", category.replace('_', " ").repeat(4)),
         })
         .collect();
     let step = |name: &str| RepairStep {
@@ -554,7 +561,8 @@ fn load_dir_reports_missing_parts_once() {
         show(&errors)
     );
     // 17 empty concepts + 3 slots + 6 categories + 8 steps + safety, 18 concepts without a
-    // label, and the sizes a year needs: 3 slots, the prompts, 5 ways of caring, 4 themes.
+    // label, and the sizes a year needs: 3 slots, the prompts, 5 ways of caring, 4 themes,
+    // 6 suggestion categories.
     assert!(
         has(&errors, Some("bids"), "no [concept.NAME] label"),
         "{}",
@@ -562,7 +570,7 @@ fn load_dir_reports_missing_parts_once() {
     );
     assert_eq!(
         errors.len(),
-        17 + 3 + 6 + 8 + 1 + 18 + 13,
+        17 + 3 + 6 + 8 + 1 + 18 + 19,
         "{}",
         show(&errors)
     );
@@ -627,4 +635,27 @@ fn signals_match_whole_phrases_only() {
         None,
         "whole words only"
     );
+}
+
+#[test]
+fn detects_jargon_and_near_duplicate_suggestions() {
+    let mut library = tiny();
+    library.questions[0].text = "{name}, did you feel flooded today?".into();
+    let copy = library.suggestions[0].text.clone();
+    library.suggestions[1].text = format!("{copy} Really.");
+    let errors = rules(&library);
+    assert!(
+        has(&errors, Some("q-0"), "jargon word `flooded`"),
+        "{}",
+        show(&errors)
+    );
+    assert!(
+        has(&errors, Some("s-1"), "too much like suggestion s-0"),
+        "{}",
+        show(&errors)
+    );
+    // Whole words only: "forbids" is not "bids".
+    let mut fine = tiny();
+    fine.questions[0].text = "{name}, what forbids a slow morning today?".into();
+    assert!(rules(&fine).is_empty(), "{}", show(&rules(&fine)));
 }
