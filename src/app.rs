@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::content::Library;
 use crate::discord::gateway::Gateway;
 use crate::domain::clock::Clock;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Fatal, Liveness, Scheduler};
 use crate::state::AppState;
 use crate::transport::Transports;
 use crate::{discord, store};
@@ -26,9 +26,11 @@ pub struct Running {
     pub gateway: Arc<Gateway>,
     /// Where the ops endpoints were bound (`ops.listen`; port 0 picks a free one).
     pub ops_addr: Option<SocketAddr>,
+    /// The scheduler's loop, for readiness and for tests that wait for it to go round.
+    pub scheduler_liveness: Option<Arc<Liveness>>,
     ops: Option<JoinHandle<()>>,
     discord: discord::gateway::Running,
-    scheduler: Option<JoinHandle<()>>,
+    scheduler: Option<JoinHandle<Result<(), Fatal>>>,
     stop: watch::Sender<bool>,
 }
 
@@ -55,34 +57,43 @@ pub async fn start_with_pool(
             "privacy.encryption_key is not set: notes and repair texts are stored unencrypted (run `attune keygen`)"
         );
     }
+    // A refused token or a proxy URL that leads nowhere stops here, before anything runs.
+    discord::probe(&config).await?;
     let per_second = config.scheduler.max_posts_per_second;
+    let request_timeout = config.discord.request_timeout;
     let state = Arc::new(AppState::new(pool, clock, config, content));
     let (stop, stop_rx) = watch::channel(false);
-    let transport = Arc::new(discord::DiscordTransport::new(per_second));
+    let transport = Arc::new(discord::DiscordTransport::new(per_second, request_timeout));
     let data = Arc::new(discord::Data {
         state: state.clone(),
         transport: transport.clone(),
     });
     let discord = discord::gateway::Running::start(data, stop_rx.clone()).await?;
     let gateway = discord.gateway.clone();
+    let mut transports = Transports::new();
+    transports.add(transport.clone());
+    let scheduler = state
+        .config
+        .scheduler
+        .enabled
+        .then(|| Scheduler::new(state.clone(), transports));
+    let scheduler_liveness = scheduler.as_ref().map(Scheduler::liveness);
     let (ops_addr, ops) = match state.config.ops.listen {
         Some(addr) => {
-            let parts: Vec<Arc<dyn crate::ops::Readiness>> = vec![gateway.clone()];
+            let mut parts: Vec<Arc<dyn crate::ops::Readiness>> = vec![gateway.clone(), transport];
+            if let Some(l) = &scheduler_liveness {
+                parts.push(l.clone());
+            }
             let (bound, task) = crate::ops::serve(addr, state.clone(), parts).await?;
             (Some(bound), Some(task))
         }
         None => (None, None),
     };
-    let mut transports = Transports::new();
-    transports.add(transport);
-    let scheduler = state
-        .config
-        .scheduler
-        .enabled
-        .then(|| Scheduler::new(state.clone(), transports).spawn(stop_rx));
+    let scheduler = scheduler.map(|s| s.spawn(stop_rx));
     Ok(Running {
         state,
         gateway,
+        scheduler_liveness,
         ops_addr,
         ops,
         discord,
@@ -109,8 +120,24 @@ impl Running {
     pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
         let signal = shutdown_signal();
         tokio::pin!(signal);
+        let scheduler = async {
+            match &mut self.scheduler {
+                Some(s) => s.await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             res = self.discord.ended() => res,
+            ended = scheduler => {
+                // The handle is spent; shutdown must not wait on it again.
+                self.scheduler = None;
+                self.shutdown().await;
+                match ended {
+                    Ok(Err(fatal)) => Err(anyhow::anyhow!(fatal)),
+                    Ok(Ok(())) => Err(anyhow::anyhow!("the scheduler stopped")),
+                    Err(e) => Err(anyhow::Error::new(e).context("the scheduler task failed")),
+                }
+            }
             _ = &mut signal => {
                 tracing::info!("shutting down");
                 let pool = self.state.pool.clone();

@@ -378,21 +378,40 @@ pub struct SchedulerConfig {
     )]
     #[garde(custom(between(Duration::ZERO, Duration::from_secs(7 * 86_400))))]
     pub grace: Duration,
-    /// How long a claimed job is held before another process may take it over.
+    /// How long a claimed job is held before another process may take it over. A running
+    /// job renews it (a heartbeat every third of it), so it only runs out when its process
+    /// died or lost the database. At least `discord.request_timeout`.
     #[serde(
         alias = "lease_secs",
         deserialize_with = "dur::secs",
         serialize_with = "humantime_serde::serialize"
     )]
-    #[garde(custom(between(Duration::from_secs(5), Duration::from_secs(3600))))]
+    #[garde(
+        custom(between(Duration::from_secs(5), Duration::from_secs(3600))),
+        custom(covers_request(&self.request_timeout))
+    )]
     pub lease: Duration,
+    /// The longest one delivery may take, all of it (preparing, waiting for its turn,
+    /// posting, recording); past it the attempt is abandoned and the job retried.
+    #[serde(
+        deserialize_with = "dur::secs",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(between(Duration::from_secs(10), Duration::from_secs(3600))))]
+    pub job_timeout: Duration,
+    /// `discord.request_timeout`, copied here before validation for the lease rule.
+    #[serde(skip)]
+    #[garde(skip)]
+    pub request_timeout: Duration,
     #[garde(range(min = 1, max = 1000))]
     pub batch_size: i64,
     /// Seeds every random choice (micro-prompt days, moments and shuffles); without one a
     /// random seed is drawn at start-up.
     #[garde(skip)]
     pub seed: u64,
-    /// Scheduled posts per second at most (0: no pacing, e.g. behind a rate-limit proxy).
+    /// Scheduled posts per second at most, for the bot token as a whole: every process that
+    /// posts with it shares this budget through Postgres (0: no pacing, e.g. behind a
+    /// rate-limit proxy).
     #[garde(range(max = 50))]
     pub max_posts_per_second: u32,
 }
@@ -404,6 +423,8 @@ impl Default for SchedulerConfig {
             poll_interval: Duration::from_secs(1),
             grace: Duration::from_secs(2 * 3600),
             lease: Duration::from_secs(60),
+            job_timeout: Duration::from_secs(120),
+            request_timeout: Duration::ZERO,
             batch_size: 50,
             // Below 2^63, so it prints as a TOML integer.
             seed: rand::random::<u64>() >> 1,
@@ -419,6 +440,20 @@ impl SchedulerConfig {
 
     pub fn lease(&self) -> chrono::Duration {
         chrono(self.lease)
+    }
+}
+
+fn covers_request(request: &Duration) -> impl Fn(&Duration, &()) -> garde::Result + '_ {
+    move |lease, _| {
+        if lease < request {
+            Err(garde::Error::new(format!(
+                "must be at least discord.request_timeout ({}): a lease shorter than one request \
+                 runs out while the post is still on its way, and another process posts it again",
+                humantime::format_duration(*request)
+            )))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -636,6 +671,7 @@ impl Config {
                 return Err(ConfigErrors(errors));
             }
         };
+        config.scheduler.request_timeout = config.discord.request_timeout;
         if let Err(report) = config.validate() {
             for (path, e) in report.iter() {
                 errors.push(ConfigError::new(path.to_string(), e.message().to_string()));
@@ -903,6 +939,23 @@ mod tests {
         assert!(
             err.contains("repair.expire_hour") && err.contains("unknown key"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_lease_shorter_than_a_request_is_refused_by_name() {
+        let err = from_toml("[scheduler]\nlease = \"20s\"\n[discord]\nrequest_timeout = \"30s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("scheduler.lease") && err.contains("discord.request_timeout"),
+            "{err}"
+        );
+        let c = from_toml("[scheduler]\nlease = \"30s\"\njob_timeout = \"90s\"\n[discord]\nrequest_timeout = \"30s\"\n").unwrap();
+        assert_eq!(c.scheduler.job_timeout, Duration::from_secs(90));
+        assert_eq!(
+            from_toml("").unwrap().scheduler.job_timeout,
+            Duration::from_secs(120)
         );
     }
 

@@ -103,10 +103,20 @@ impl Metrics {
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// Records a job event: `claimed`, `done`, `skipped`, `missed`, `failed` or `retried`.
+    /// Records a job event: `claimed`, `done`, `skipped`, `missed`, `failed`, `retried`,
+    /// `waiting`, `rate_limited` or `unreachable`.
     pub fn job(&self, kind: &'static str, event: &'static str) {
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         *jobs.entry((kind, event)).or_default() += 1;
+    }
+
+    /// How many times a job event happened so far (`"checkin_post"`, `"retried"`, say).
+    pub fn jobs(&self, kind: &str, event: &str) -> u64 {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.iter()
+            .filter(|((k, e), _)| *k == kind && *e == event)
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// How many interactions of this kind ended with this outcome so far.

@@ -270,6 +270,7 @@ pub mod keys {
             REVEAL_TITLE = "reveal_title" (title);
             SKIPPED = "skipped";
             REVEALED = "revealed";
+            CLOSED = "closed";
             NEED_MOOD = "need_mood";
             NOTE_TOO_LONG = "note_too_long";
             ALREADY_OPEN = "already_open" (closes);

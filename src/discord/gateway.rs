@@ -148,6 +148,16 @@ async fn run_client(
         if *stop.borrow() {
             return Err(err);
         }
+        if matches!(
+            err,
+            serenity::Error::Gateway(serenity::GatewayError::InvalidAuthentication)
+        ) {
+            // A refused token stays refused: restarting would only burn identifies.
+            tracing::error!(
+                "Discord refused the bot token on the gateway; set discord.token to a valid token"
+            );
+            return Err(err);
+        }
         let delay = restarts.after_failure(started.elapsed());
         tracing::error!(error = %err, retry_in_secs = delay.as_secs(), "Discord client stopped; restarting after a pause");
         tokio::select! {

@@ -127,6 +127,48 @@ pub fn token(config: &Config) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!(config.require_token().unwrap_err()))
 }
 
+/// Asks Discord who the bot is before anything starts (through `discord.proxy_url` when
+/// set). A refused token, or a proxy URL that does not lead to Discord's API, stops start-up
+/// with a message naming the key to fix, instead of a bot that runs and pauses couples for
+/// the host's typo. Anything else (Discord away for a moment) only warns: the bot starts and
+/// readiness shows the rest.
+pub async fn probe(config: &Config) -> anyhow::Result<()> {
+    let token = token(config)?;
+    let http = build_http(config, &token)?;
+    let err = match http.get_current_user().await {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    let via = match &config.discord.proxy_url {
+        Some(u) => format!("discord.proxy_url {u}"),
+        None => "discord.com".to_string(),
+    };
+    match &err {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
+            match r.status_code.as_u16() {
+                401 => anyhow::bail!(
+                    "config key `discord.token`: Discord refused it (401 Unauthorized); reset it in the developer portal (Bot → Reset Token)"
+                ),
+                404 => anyhow::bail!(
+                    "config key `discord.proxy_url`: {via} answered 404 Not Found for /api/v10/users/@me, so it does not lead to Discord's API; check the address"
+                ),
+                status => {
+                    tracing::warn!(status, "Discord did not answer the start-up check; starting anyway");
+                }
+            }
+        }
+        serenity::Error::Http(serenity::HttpError::Request(_))
+            if config.discord.proxy_url.is_some() =>
+        {
+            anyhow::bail!(
+                "config key `discord.proxy_url`: cannot reach {via}; check the address and that the proxy runs"
+            )
+        }
+        _ => tracing::warn!("could not reach Discord for the start-up check; starting anyway"),
+    }
+    Ok(())
+}
+
 /// The serenity client with our framework, not yet started.
 pub async fn client(data: Arc<Data>) -> anyhow::Result<serenity::Client> {
     let token = token(&data.state.config)?;

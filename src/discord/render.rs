@@ -170,7 +170,8 @@ fn rows(controls: &[Control]) -> Vec<CreateActionRow> {
         .collect()
 }
 
-fn files(card: &Card) -> Vec<CreateAttachment> {
+/// The files a card carries, as attachments.
+pub fn files(card: &Card) -> Vec<CreateAttachment> {
     let mut out = Vec::new();
     if let Some(i) = &card.image {
         out.push(
@@ -201,6 +202,75 @@ pub fn message(card: &Card) -> CreateMessage {
         m = m.add_file(f);
     }
     m
+}
+
+/// What makes a posted message recognisably a card: its text, its embed's title and
+/// description, and its controls' custom ids. Timestamps (`<t:…>`) are left out: a round's
+/// closing time may move between two attempts of the same post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    content: String,
+    embed: Option<(String, String)>,
+    ids: Vec<String>,
+}
+
+/// Text without its Discord timestamps.
+fn without_instants(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("<t:") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find('>') {
+            Some(j) => rest = &rest[i + j + 1..],
+            None => {
+                rest = &rest[i..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
+/// The fingerprint of a card as [`message`] renders it.
+pub fn fingerprint(card: &Card) -> Fingerprint {
+    Fingerprint {
+        content: without_instants(&text(&card.text)),
+        embed: card.panel.as_ref().map(|p| {
+            (
+                without_instants(&text(&p.title)),
+                without_instants(&text(&p.body)),
+            )
+        }),
+        ids: card.ids().iter().map(|id| id.encode()).collect(),
+    }
+}
+
+/// The fingerprint of a message as Discord returns it.
+pub fn fingerprint_of(m: &serenity::Message) -> Fingerprint {
+    let ids = m
+        .components
+        .iter()
+        .flat_map(|row| row.components.iter())
+        .filter_map(|c| match c {
+            serenity::ActionRowComponent::Button(b) => match &b.data {
+                serenity::ButtonKind::NonLink { custom_id, .. } => Some(custom_id.clone()),
+                _ => None,
+            },
+            serenity::ActionRowComponent::SelectMenu(s) => s.custom_id.clone(),
+            _ => None,
+        })
+        .collect();
+    Fingerprint {
+        content: without_instants(&m.content),
+        embed: m.embeds.first().map(|e| {
+            (
+                without_instants(e.title.as_deref().unwrap_or("")),
+                without_instants(e.description.as_deref().unwrap_or("")),
+            )
+        }),
+        ids,
+    }
 }
 
 /// The data of an interaction answer; private answers notify nobody.
@@ -296,6 +366,33 @@ pub fn ephemeral_response(t: &Text) -> CreateInteractionResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_ignore_timestamps_only() {
+        assert_eq!(
+            without_instants("open until <t:1764061200:f>, see you"),
+            "open until , see you"
+        );
+        assert_eq!(without_instants("<t:1:R> <t:2:t>"), "");
+        assert_eq!(without_instants("a <t:unclosed"), "a <t:unclosed");
+        let card = |until: i64, words: &str| {
+            Card::text(Text(vec![
+                Part::Plain(words.into()),
+                Part::Instant(
+                    chrono::DateTime::from_timestamp(until, 0).unwrap(),
+                    TimeStyle::Time,
+                ),
+            ]))
+        };
+        assert_eq!(
+            fingerprint(&card(1, "closes at ")),
+            fingerprint(&card(2, "closes at "))
+        );
+        assert_ne!(
+            fingerprint(&card(1, "closes at ")),
+            fingerprint(&card(1, "reminder: closes at "))
+        );
+    }
 
     #[test]
     fn typed_text_cannot_forge_markup_mentions_or_links() {

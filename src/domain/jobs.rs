@@ -237,8 +237,22 @@ pub fn backoff(attempt: i32) -> Duration {
     Duration::from_std(d).unwrap_or(Duration::minutes(10))
 }
 
-/// Attempts before a job is given up as failed.
+/// Attempts after which the host is told loudly that a job keeps failing. It is still
+/// retried: a job that matters is never dropped for failing. One that stops mattering (found
+/// past its grace window, see [`Job::expires_after_grace`]) is recorded as missed at its next
+/// claim instead.
 pub const MAX_ATTEMPTS: i32 = 8;
+
+/// The wait before the next attempt of a job whose `attempt`-th attempt did not finish: the
+/// platform's own "retry after" when it rate-limited us (honoured as asked; a tenth of a
+/// second at least, so a zero never spins), otherwise the capped back-off.
+pub fn retry_delay(attempt: i32, rate_limited: Option<std::time::Duration>) -> Duration {
+    match rate_limited {
+        Some(wait) => Duration::from_std(wait.max(std::time::Duration::from_millis(100)))
+            .unwrap_or(Duration::minutes(10)),
+        None => backoff(attempt),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -324,6 +338,24 @@ mod tests {
         }
         assert!(jobs[1].expires_after_grace(), "a late nudge is dropped");
         assert!(!jobs[0].expires_after_grace(), "a return always runs");
+    }
+
+    #[test]
+    fn a_rate_limit_is_waited_out_as_asked_and_failures_back_off() {
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(retry_delay(1, Some(secs(30))), Duration::seconds(30));
+        assert_eq!(retry_delay(7, Some(secs(2))), Duration::seconds(2));
+        assert_eq!(
+            retry_delay(1, Some(std::time::Duration::from_millis(500))),
+            Duration::milliseconds(500)
+        );
+        assert_eq!(
+            retry_delay(1, Some(std::time::Duration::ZERO)),
+            Duration::milliseconds(100)
+        );
+        assert_eq!(retry_delay(3, None), Duration::seconds(20));
+        // However long an outage lasts, the next attempt is at most ten minutes away.
+        assert_eq!(retry_delay(500, None), Duration::seconds(600));
     }
 
     #[test]

@@ -482,10 +482,13 @@ pub fn reveal_card(
 // Interactions.
 // ---------------------------------------------------------------------------------------
 
-/// Whether a round still takes answers.
-pub(super) fn open(round: &Checkin) -> FlowResult<()> {
+/// Whether a round still takes answers: not once revealed, nor once its window closed
+/// (its reveal may still be on its way: what was answered by then is what it shows).
+pub(super) fn open(round: &Checkin, now: DateTime<Utc>) -> FlowResult<()> {
     if round.revealed {
         refuse(k::REVEALED)
+    } else if round.closes_at <= now {
+        refuse(k::CLOSED)
     } else {
         Ok(())
     }
@@ -506,7 +509,7 @@ pub(super) async fn change(
     let Some(r) = checkins::lock(&mut tx, round).await? else {
         return Err(Refusal::stale().into());
     };
-    open(&r)?;
+    open(&r, now)?;
     let mut a = checkins::answer(&mut *tx, keys, round, me)
         .await?
         .unwrap_or_default();
@@ -584,7 +587,7 @@ pub async fn press(
     let card = |r: &Checkin, a: &Ans, light: bool| answer_card(lib, r, a, partner, light);
     match action {
         A::Answer | A::Edit => {
-            open(&r)?;
+            open(&r, st.clock.now())?;
             let a = checkins::answer(&st.pool, st.keys(), round, me.id)
                 .await?
                 .unwrap_or_default();
@@ -645,7 +648,7 @@ pub async fn press(
             Ok(Answer::update(card(&r, &a, light)))
         }
         A::Note => {
-            open(&r)?;
+            open(&r, st.clock.now())?;
             let a = checkins::answer(&st.pool, st.keys(), round, me.id).await?;
             let current = a.as_ref().and_then(|a| a.note.as_deref());
             Ok(Reply::AskText(note_request(lib, &r, current)).into())
@@ -663,7 +666,7 @@ pub async fn press(
             Ok(Answer::update(thanks(lib, &r)))
         }
         A::LightDay => {
-            open(&r)?;
+            open(&r, st.clock.now())?;
             checkins::set_light_day(&st.pool, me.id, today, !light).await?;
             let a = checkins::answer(&st.pool, st.keys(), round, me.id)
                 .await?
@@ -888,24 +891,42 @@ pub async fn prepare_post(
                 let Some(round) = checkins::get(&mut *tx, checkin).await? else {
                     return Err(FlowError::internal(anyhow::anyhow!("round vanished")));
                 };
+                // A post that kept failing until its round closed stops mattering: an
+                // invitation to a round already closed or revealed would only disappoint.
+                if round.revealed || round.closes_at <= now {
+                    tx.commit().await?;
+                    return Ok(Plan::Missed);
+                }
                 (round, nonce)
             }
             checkins::PostSlot::New => {
                 let closes = now + settings.window;
-                let round = match checkins::joinable(
-                    &mut *tx,
-                    couple_id,
-                    slot.as_str(),
-                    local_date,
-                    person,
-                    now,
-                )
-                .await?
-                {
+                let joinable =
+                    checkins::joinable(&mut *tx, couple_id, slot.as_str(), local_date, person, now)
+                        .await?;
+                // Joining moves the round's reveal to the new closing time. If the reveal
+                // can no longer be moved, it is running (another process took it): this
+                // post opens a round of its own rather than join one being revealed.
+                let joined = match joinable {
                     Some(r) => {
-                        checkins::extend(&mut *tx, r.id, closes).await?;
-                        r
+                        let reveal = Job::CheckinReveal {
+                            couple: couple_id.0,
+                            checkin: r.id.0,
+                        };
+                        let later = closes.max(r.closes_at);
+                        if jobs::schedule(&mut *tx, &reveal, later, now).await? {
+                            checkins::extend(&mut *tx, r.id, closes).await?;
+                            Some(r)
+                        } else {
+                            tracing::info!(couple_id = %couple_id, checkin_id = %r.id,
+                                "the round's reveal is running; opening a new round");
+                            None
+                        }
                     }
+                    None => None,
+                };
+                let round = match joined {
+                    Some(r) => r,
                     None => {
                         let q = draw_question(
                             &mut tx,
@@ -1062,8 +1083,9 @@ pub async fn prepare_reveal(st: &AppState, checkin: CheckinId) -> Result<Plan, F
     };
     tx.commit().await?;
     if couple.unreachable_since.is_some() {
-        // The room refused us; the answers stay stored and visible to each writer.
-        return Ok(Plan::Skipped("room unreachable"));
+        // The room refused us. The reveal waits (answers stay closed and stored) and goes
+        // out once the couple resumes: late beats never.
+        return Ok(Plan::Later("room unreachable; waiting for /attune resume"));
     }
     Ok(Plan::deliver(
         couple.room.clone(),

@@ -17,6 +17,9 @@ pub enum Plan {
     Skipped(&'static str),
     /// Found too late to be useful; recorded, not posted.
     Missed,
+    /// Not now, but it still matters: try again after the usual back-off (a reveal waiting
+    /// for a couple whose room refused the bot to come back with `/attune resume`).
+    Later(&'static str),
 }
 
 #[derive(Debug)]

@@ -221,6 +221,14 @@ pub async fn resume(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     let (couple, me) = couple_here(&st.pool, who, here).await?;
     let was_paused = couple.is_paused(st.clock.now());
     couples::resume(&st.pool, couple.id).await?;
+    // Reveals that waited while the room refused the bot go out now, not at their next
+    // back-off.
+    let now = st.clock.now();
+    if crate::store::jobs::bring_forward_waiting(&st.pool, couple.id, "checkin_reveal", now).await?
+        > 0
+    {
+        st.wake.notify_one();
+    }
     tracing::info!(couple_id = %couple.id, "resumed");
     let text = if was_paused {
         st.content.t(k::RESUMED, &[("person", me.into())])

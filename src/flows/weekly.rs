@@ -184,7 +184,7 @@ pub async fn press(
     let mine = || checkins::weekly_answers(&st.pool, st.keys(), round.id, me.id);
     match action {
         A::Answer | A::Edit => {
-            open(round)?;
+            open(round, st.clock.now())?;
             let card = answer_card(lib, round, partner.as_ref(), &mine().await?);
             Ok(if action == A::Answer {
                 Answer::private(card)
@@ -193,7 +193,7 @@ pub async fn press(
             })
         }
         A::WeeklyWrite | A::Note => {
-            open(round)?;
+            open(round, st.clock.now())?;
             Ok(Reply::AskText(request(lib, round, &mine().await?)).into())
         }
         A::Skip => {
@@ -258,7 +258,7 @@ pub async fn write(
     let Some(locked) = checkins::lock(&mut tx, round_id).await? else {
         return Err(super::Refusal::stale().into());
     };
-    open(&locked)?;
+    open(&locked, now)?;
     for (theme, qid, _) in &qs {
         if let Some((_, body)) = answers.iter().find(|(t, _)| t == theme) {
             let answer = WeeklyAnswer {

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use url::Url;
 
 use super::fake::demo_ids;
-use super::fake::{couple_demo, fake_options, FakeDiscord, Reply, World};
+use super::fake::{couple_demo, fake_options, FakeDiscord, FakeOptions, Reply, TimeSource, World};
 use crate::app::{self, Running};
 use crate::config::Config;
 use crate::domain::clock::{Clock, ManualClock};
@@ -57,12 +57,43 @@ impl Stage {
     /// Like [`Stage::start`], on a database that already exists (`config.database.url`,
     /// migrated by `pool`'s connect): an upgraded one, say. Teardown drops it.
     pub async fn start_on(
-        mut config: Config,
+        config: Config,
         pool: PgPool,
         start: DateTime<Utc>,
         world: World,
     ) -> anyhow::Result<Stage> {
-        let fake = FakeDiscord::start(world, fake_options()).await?;
+        Self::start_on_with(config, pool, start, world, |_| {}).await
+    }
+
+    /// Like [`Stage::start_with_world`], with the stand-in's options changed by `edit` (a
+    /// global rate limit it enforces, say).
+    pub async fn start_with_fake(
+        base: &Config,
+        start: DateTime<Utc>,
+        world: World,
+        edit: impl FnOnce(&mut FakeOptions),
+    ) -> anyhow::Result<Stage> {
+        let (config, pool) = scratch_database(base).await?;
+        Self::start_on_with(config, pool, start, world, edit).await
+    }
+
+    async fn start_on_with(
+        mut config: Config,
+        pool: PgPool,
+        start: DateTime<Utc>,
+        world: World,
+        edit: impl FnOnce(&mut FakeOptions),
+    ) -> anyhow::Result<Stage> {
+        let clock = ManualClock::new(start);
+        // The stand-in keeps Discord's own times (the nonce window, message timestamps) on
+        // the stage's clock, so minutes that pass for the bot pass for Discord too.
+        let fake_clock = clock.clone();
+        let mut options = FakeOptions {
+            clock: Some(TimeSource::new(move || fake_clock.now())),
+            ..fake_options()
+        };
+        edit(&mut options);
+        let fake = FakeDiscord::start(world, options).await?;
         config.discord.token = Some("sandbox-token".to_string().into());
         config.discord.proxy_url = Some(Url::parse(&fake.http_url())?);
         // Global registration, as in production, so commands also reach DMs (which refuse kindly).
@@ -72,7 +103,7 @@ impl Stage {
         config.scheduler.poll_interval = Duration::from_millis(50);
         let mut stage = Stage {
             fake,
-            clock: ManualClock::new(start),
+            clock,
             config,
             pool,
             bot: None,
@@ -113,11 +144,22 @@ impl Stage {
         connections: usize,
         edit: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Running> {
+        self.start_extra_bot_with_clock(connections, Arc::new(self.clock.clone()), edit)
+            .await
+    }
+
+    /// Like [`Stage::start_extra_bot`], with a clock of its own (one that runs ahead of the
+    /// stage's, say: a host whose clock drifted).
+    pub async fn start_extra_bot_with_clock(
+        &self,
+        connections: usize,
+        clock: Arc<dyn Clock>,
+        edit: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Running> {
         let before = self.fake.ready_connections();
         let mut config = self.config.clone();
         edit(&mut config);
-        let running =
-            app::start_with_pool(config, Arc::new(self.clock.clone()), self.pool.clone()).await?;
+        let running = app::start_with_pool(config, clock, self.pool.clone()).await?;
         self.fake
             .wait_connections(before + connections, READY_TIMEOUT)
             .await?;

@@ -1,5 +1,6 @@
 //! The job table: idempotent scheduling, claiming with `FOR UPDATE SKIP LOCKED` under a
-//! lease, and completion that only the lease holder can perform.
+//! lease decided by the shared clock, heartbeats, and completion that only the claim holding
+//! the attempt token can perform.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgExecutor;
@@ -12,8 +13,15 @@ use crate::domain::jobs::Job;
 pub struct ClaimedJob {
     pub id: JobId,
     pub job: Option<Job>,
+    /// When the job was first due (retries move `due_at`, not this).
     pub due_at: DateTime<Utc>,
     pub attempts: i32,
+    /// This claim's attempt token: only it can renew, finish or retry the job.
+    pub token: Uuid,
+    /// The shared time of the claim (the database's clock; a stage's simulated clock).
+    pub claimed_at: DateTime<Utc>,
+    /// Set when an earlier attempt may have reached the platform without being recorded.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -22,6 +30,9 @@ struct Row {
     payload: serde_json::Value,
     due_at: DateTime<Utc>,
     attempts: i32,
+    lease_token: Uuid,
+    claimed_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
 }
 
 /// Schedules a job. An existing pending or cancelled job with the same key is moved to the
@@ -37,7 +48,8 @@ pub async fn schedule(
         "insert into jobs (id, kind, couple_id, person_id, dedupe_key, due_at, payload, created_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (dedupe_key) do update
-            set due_at = excluded.due_at, status = 'pending', attempts = 0, last_error = null
+            set due_at = excluded.due_at, status = 'pending', attempts = 0, last_error = null,
+                first_due_at = null
             where jobs.status in ('pending', 'cancelled')",
     )
     .bind(Uuid::new_v4())
@@ -116,22 +128,29 @@ pub async fn cancel_pending(
 }
 
 /// Claims up to `limit` due jobs for `owner`: pending ones whose time has come, and running
-/// ones whose lease ran out (their holder died).
+/// ones whose lease ran out (their holder died or lost touch). `now` is the shared time to
+/// decide by: `None` is the database's own clock (production), so processes whose clocks
+/// differ agree on what is due and whose lease has run out; a stage passes its simulated
+/// clock. Jobs in `running_here` are never taken (this process is running them).
 /// Only jobs of couples that live on one of `transports` are claimed: a process serving
 /// Matrix alone leaves Discord's jobs to the processes that serve it.
+#[allow(clippy::too_many_arguments)]
 pub async fn claim(
     ex: impl PgExecutor<'_>,
     owner: Uuid,
-    now: DateTime<Utc>,
+    now: Option<DateTime<Utc>>,
     lease: Duration,
     limit: i64,
     transports: &[&str],
+    running_here: &[Uuid],
 ) -> sqlx::Result<Vec<ClaimedJob>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "with due as (
-            select j.id from jobs j
-            where ((j.status = 'pending' and j.due_at <= $2)
-               or (j.status = 'running' and j.lease_until < $2))
+        "with t as (select coalesce($2::timestamptz, now()) as now),
+         due as (
+            select j.id from jobs j, t
+            where ((j.status = 'pending' and j.due_at <= t.now)
+               or (j.status = 'running' and j.lease_until < t.now))
+              and not (j.id = any($6))
               and exists (select 1 from couples c join rooms r on r.id = c.room_id
                           where c.id = j.couple_id and r.transport = any($5))
             order by j.due_at
@@ -139,16 +158,19 @@ pub async fn claim(
             for update of j skip locked
          )
          update jobs j
-            set status = 'running', lease_owner = $1, lease_until = $3, attempts = j.attempts + 1
-           from due
+            set status = 'running', lease_owner = $1, lease_token = gen_random_uuid(),
+                lease_until = t.now + $3, attempts = j.attempts + 1
+           from due, t
           where j.id = due.id
-         returning j.id, j.payload, j.due_at, j.attempts",
+         returning j.id, j.payload, coalesce(j.first_due_at, j.due_at) as due_at, j.attempts,
+                   j.lease_token, t.now as claimed_at, j.sent_at",
     )
     .bind(owner)
     .bind(now)
-    .bind(now + lease)
+    .bind(lease)
     .bind(limit)
     .bind(transports)
+    .bind(running_here)
     .fetch_all(ex)
     .await?;
     Ok(rows
@@ -158,26 +180,78 @@ pub async fn claim(
             job: serde_json::from_value(r.payload).ok(),
             due_at: r.due_at,
             attempts: r.attempts,
+            token: r.lease_token,
+            claimed_at: r.claimed_at,
+            sent_at: r.sent_at,
         })
         .collect())
 }
 
-/// Finishes a claimed job with a final status. Only the lease holder can do it; false means
-/// the lease was lost (another process took the job over).
+/// Renews a running job's lease (a heartbeat). False means the lease was lost: another claim
+/// took the job over, and this attempt must stop.
+pub async fn renew(
+    ex: impl PgExecutor<'_>,
+    id: JobId,
+    token: Uuid,
+    now: Option<DateTime<Utc>>,
+    lease: Duration,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "update jobs set lease_until = coalesce($3::timestamptz, now()) + $4
+         where id = $1 and lease_token = $2 and status = 'running'",
+    )
+    .bind(id.0)
+    .bind(token)
+    .bind(now)
+    .bind(lease)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Notes that this attempt is about to hand the delivery to the platform. `fresh` restarts
+/// the mark (an earlier attempt was looked for and not found); otherwise the earliest mark is
+/// kept, since the platform's deduplication counts from the first send.
+pub async fn mark_sending(
+    ex: impl PgExecutor<'_>,
+    id: JobId,
+    token: Uuid,
+    now: Option<DateTime<Utc>>,
+    fresh: bool,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "update jobs set sent_at = case when $4 then coalesce($3::timestamptz, now())
+                                        else coalesce(sent_at, $3::timestamptz, now()) end
+         where id = $1 and lease_token = $2 and status = 'running'",
+    )
+    .bind(id.0)
+    .bind(token)
+    .bind(now)
+    .bind(fresh)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Finishes a claimed job with a final status. Only the claim that holds it can; false means
+/// the lease was lost (another claim took the job over).
 pub async fn finish(
     ex: impl PgExecutor<'_>,
     id: JobId,
-    owner: Uuid,
+    token: Uuid,
     status: &str,
     note: Option<&str>,
-    now: DateTime<Utc>,
+    now: Option<DateTime<Utc>>,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query(
-        "update jobs set status = $3, finished_at = $5, last_error = $4, lease_owner = null, lease_until = null
-         where id = $1 and lease_owner = $2 and status = 'running'",
+        "update jobs set status = $3, finished_at = coalesce($5::timestamptz, now()), last_error = $4,
+                lease_owner = null, lease_until = null, lease_token = null
+         where id = $1 and lease_token = $2 and status = 'running'",
     )
     .bind(id.0)
-    .bind(owner)
+    .bind(token)
     .bind(status)
     .bind(note)
     .bind(now)
@@ -187,26 +261,69 @@ pub async fn finish(
     Ok(n == 1)
 }
 
-/// Puts a failed job back for another attempt at `retry_at`.
+/// What a retry does with the "may have been sent" mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentMark {
+    /// Keep it: this attempt may have reached the platform.
+    Keep,
+    /// Set it to this (the platform said for sure nothing was posted by this attempt).
+    Set(Option<DateTime<Utc>>),
+}
+
+/// Puts a failed job back for another attempt `after` from now (the shared clock). Its first
+/// due time is kept, so lateness is still measured from when it was meant to happen.
 pub async fn retry(
     ex: impl PgExecutor<'_>,
     id: JobId,
-    owner: Uuid,
+    token: Uuid,
     error: &str,
-    retry_at: DateTime<Utc>,
+    now: Option<DateTime<Utc>>,
+    after: Duration,
+    sent: SentMark,
 ) -> sqlx::Result<bool> {
+    let (keep, value) = match sent {
+        SentMark::Keep => (true, None),
+        SentMark::Set(v) => (false, v),
+    };
     let n = sqlx::query(
-        "update jobs set status = 'pending', due_at = $4, last_error = $3, lease_owner = null, lease_until = null
-         where id = $1 and lease_owner = $2 and status = 'running'",
+        "update jobs set status = 'pending', first_due_at = coalesce(first_due_at, due_at),
+                due_at = coalesce($4::timestamptz, now()) + $5, last_error = $3,
+                lease_owner = null, lease_until = null, lease_token = null,
+                sent_at = case when $6 then sent_at else $7 end
+         where id = $1 and lease_token = $2 and status = 'running'",
     )
     .bind(id.0)
-    .bind(owner)
+    .bind(token)
     .bind(error)
-    .bind(retry_at)
+    .bind(now)
+    .bind(after)
+    .bind(keep)
+    .bind(value)
     .execute(ex)
     .await?
     .rows_affected();
     Ok(n == 1)
+}
+
+/// Brings a couple's jobs of one kind that were already due and now wait in back-off forward
+/// to `at` (a resumed couple's waiting reveals go out now rather than at their next retry).
+/// Jobs not yet due (a round still open) keep their time.
+pub async fn bring_forward_waiting(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    kind: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "update jobs set due_at = least(due_at, $3)
+         where couple_id = $1 and kind = $2 and status = 'pending' and first_due_at is not null",
+    )
+    .bind(couple.0)
+    .bind(kind)
+    .bind(at)
+    .execute(ex)
+    .await?
+    .rows_affected())
 }
 
 /// The earliest pending job, for status displays and simulations.

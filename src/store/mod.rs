@@ -7,6 +7,7 @@ pub mod export;
 pub mod invitations;
 pub mod jobs;
 pub mod micro;
+pub mod pacing;
 pub mod people;
 pub mod privacy;
 pub mod questions;
@@ -24,7 +25,13 @@ use url::Url;
 
 use crate::config::DatabaseConfig;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The migrations this binary knows. Migrations it does not know (applied by a newer binary
+/// while several processes are upgraded one by one) are accepted: they are additive, and the
+/// schema floor ([`check_floor`]) is what stops a binary the database has outgrown.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations")
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -42,6 +49,11 @@ pub enum StoreError {
     },
     #[error("could not apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "this database was upgraded by a newer Attune that needs migration {needed} or later; \
+         this binary knows migrations up to {known}: upgrade this binary (see README, Upgrading)"
+    )]
+    TooOld { needed: i64, known: i64 },
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
 }
@@ -90,11 +102,12 @@ pub async fn ensure_database(url: &Url) -> Result<(), StoreError> {
             .execute(&mut conn)
             .await
         {
-            // Another process may have created it at the same moment.
+            // Another process may have created it at the same moment: 42P04 once its
+            // creation committed, 23505 (a duplicate in pg_database) while it was running.
             let dup = e
                 .as_database_error()
                 .and_then(|d| d.code())
-                .is_some_and(|c| c == "42P04");
+                .is_some_and(|c| c == "42P04" || c == "23505");
             if !dup {
                 return Err(StoreError::Create { name, source: e });
             }
@@ -148,6 +161,30 @@ fn try_again_later(code: &str) -> bool {
 /// back and the person is asked to try again; a job is retried with back-off.
 pub const LOCK_TIMEOUT: &str = "2s";
 
+/// The newest migration this binary knows.
+pub fn newest_known_migration() -> i64 {
+    MIGRATOR
+        .migrations
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Refuses a database whose schema floor is above what this binary knows: a newer release
+/// raised it because its migration is one an older binary cannot live with.
+pub async fn check_floor(conn: &mut PgConnection) -> Result<(), StoreError> {
+    let needed: i64 = sqlx::query_scalar("select min_migration from schema_floor")
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(0);
+    let known = newest_known_migration();
+    if needed > known {
+        return Err(StoreError::TooOld { needed, known });
+    }
+    Ok(())
+}
+
 /// Creates the database if needed, opens a pool and applies migrations.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<PgPool, StoreError> {
     ensure_database(&cfg.url).await?;
@@ -163,6 +200,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<PgPool, StoreError> {
         .await
         .map_err(unreachable)?;
     MIGRATOR.run(&mut conn).await?;
+    check_floor(&mut conn).await?;
     let _ = conn.close().await;
     let pool = PgPoolOptions::new()
         .max_connections(cfg.max_connections)

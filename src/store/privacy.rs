@@ -104,25 +104,57 @@ pub async fn rotate(pool: &PgPool, keys: &Keyring) -> Result<u64, KeyCheckError>
     Ok(changed)
 }
 
-/// Deletes raw answers and texts older than `before`. Weekly recaps (aggregates) stay.
+/// What retention removes: each table of raw answers and texts, and what makes a row old
+/// (`$1` is the cut-off). Weekly recaps (aggregates) stay.
+const RETENTION: &[(&str, &str)] = &[
+    ("checkin_answers", "updated_at < $1"),
+    ("weekly_answers", "updated_at < $1"),
+    ("light_days", "local_date < ($1::timestamptz)::date"),
+    ("checkin_posts", "local_date < ($1::timestamptz)::date"),
+    ("micro_prompts", "created_at < $1"),
+    ("repair_texts", "updated_at < $1"),
+    ("agreement_revisits", "at < $1"),
+    ("agreements", "created_at < $1"),
+];
+
+/// Rows one retention batch removes from each table at most.
+pub const RETENTION_BATCH: i64 = 1000;
+
+/// Deletes raw answers and texts older than `before`, batch by batch. Weekly recaps
+/// (aggregates) stay.
 pub async fn apply_retention(pool: &PgPool, before: DateTime<Utc>) -> sqlx::Result<u64> {
-    let mut tx = pool.begin().await?;
     let mut n = 0;
-    for sql in [
-        "delete from checkin_answers where updated_at < $1",
-        "delete from weekly_answers where updated_at < $1",
-        "delete from light_days where local_date < ($1::timestamptz)::date",
-        "delete from checkin_posts where local_date < ($1::timestamptz)::date",
-        "delete from micro_prompts where created_at < $1",
-        "delete from repair_texts where updated_at < $1",
-        "delete from agreement_revisits where at < $1",
-        "delete from agreements where created_at < $1",
-    ] {
-        n += sqlx::query(sql)
-            .bind(before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    loop {
+        let k = apply_retention_batch(pool, before, RETENTION_BATCH).await?;
+        n += k;
+        if k == 0 {
+            return Ok(n);
+        }
+    }
+}
+
+/// Deletes at most `limit` old rows of each table, in one short transaction, so a sweep of a
+/// large backlog never holds many locks for long. It may wait for a row someone is changing
+/// longer than a person's command would: nobody waits for the sweep.
+pub async fn apply_retention_batch(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set local lock_timeout = '30s'")
+        .execute(&mut *tx)
+        .await?;
+    let mut n = 0;
+    for (table, old) in RETENTION {
+        n += sqlx::query(sqlx::AssertSqlSafe(format!(
+            "delete from {table} where ctid = any(array(select ctid from {table} where {old} limit $2))"
+        )))
+        .bind(before)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     }
     tx.commit().await?;
     Ok(n)

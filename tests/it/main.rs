@@ -11,6 +11,7 @@ mod onboarding;
 mod ops;
 mod practice;
 mod privacy;
+mod queue;
 mod recap;
 mod repair;
 mod support;

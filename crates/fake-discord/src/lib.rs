@@ -106,6 +106,35 @@ pub struct FakeOptions {
     /// The bot's own rules for the messages it creates (a mentions policy, say); Discord itself
     /// has none of these, so the default is `None`.
     pub message_policy: Option<MessagePolicy>,
+    /// The fake's notion of "now" for what Discord times on its own clock: the nonce
+    /// deduplication window and each message's `timestamp`. `None` is real time; a bot that
+    /// runs on a simulated clock passes the same clock, so minutes that pass for the bot pass
+    /// for the fake too. (Snowflake ids stay on real time: interaction deadlines use them.)
+    pub clock: Option<TimeSource>,
+    /// Discord's global rate limit, in requests a second over any one-second window
+    /// (interaction callbacks and webhooks excluded, as on Discord). Going over is answered
+    /// with a global 429 and recorded as a violation. `None`: unlimited.
+    pub global_rate_limit: Option<u32>,
+}
+
+/// A source of the current time for [`FakeOptions::clock`].
+#[derive(Clone)]
+pub struct TimeSource(Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>);
+
+impl TimeSource {
+    pub fn new(now: impl Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync + 'static) -> Self {
+        TimeSource(Arc::new(now))
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for TimeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TimeSource(..)")
+    }
 }
 
 impl Default for FakeOptions {
@@ -114,6 +143,8 @@ impl Default for FakeOptions {
             openapi_path: openapi::default_spec_path(),
             interaction_deadline: DEFAULT_INTERACTION_DEADLINE,
             message_policy: None,
+            clock: None,
+            global_rate_limit: None,
         }
     }
 }
@@ -163,6 +194,13 @@ pub enum Fault {
     },
     /// Close the TCP connection without answering.
     Reset { path_contains: String, times: u32 },
+    /// Handle the request (a message is created), but answer only after this delay: the
+    /// bot's side may give up or lose its database before the answer arrives.
+    SlowAnswer {
+        path_contains: String,
+        delay: Duration,
+        times: u32,
+    },
 }
 
 /// Counters of gateway activity, for reconnect and fault tests.
@@ -218,6 +256,8 @@ pub struct FakeMessage {
 
 struct StoredMessage {
     msg: FakeMessage,
+    /// When it was created, on the fake's clock ([`FakeOptions::clock`]).
+    created_at: chrono::DateTime<chrono::Utc>,
     flags: u64,
     /// Discord message type: 0 default, 20 chat-input command reply, 19 reply.
     kind: u8,
@@ -286,7 +326,13 @@ struct State {
     faults: Vec<Fault>,
     conns: BTreeMap<u64, ConnInfo>,
     next_conn: u64,
-    nonces: HashMap<(u64, String), (u64, Instant)>,
+    nonces: HashMap<(u64, String), (u64, chrono::DateTime<chrono::Utc>)>,
+    /// Channels deleted: every request to them answers 404 Unknown Channel.
+    deleted_channels: HashSet<u64>,
+    /// Channels where the bot lacks Attach Files: a message with files answers 403.
+    no_attachments: HashSet<u64>,
+    /// When recent requests arrived, for the global rate limit.
+    recent: std::collections::VecDeque<Instant>,
     dm_by_user: HashMap<u64, u64>,
     gateway: GatewayStats,
     dm_user_by_channel: HashMap<u64, u64>,
@@ -441,6 +487,35 @@ impl FakeDiscord {
 
     pub fn push_fault(&self, f: Fault) {
         self.state().faults.push(f);
+    }
+
+    /// Removes every fault not yet met (an outage ends).
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    /// Deletes a channel: from now on every request to it answers 404 Unknown Channel.
+    pub fn delete_channel(&self, channel: u64) {
+        self.state().deleted_channels.insert(channel);
+    }
+
+    /// Takes Attach Files from the bot in this channel (or gives it back): a message with
+    /// files answers 403 Missing Permissions, as Discord does.
+    pub fn deny_attachments(&self, channel: u64, denied: bool) {
+        let mut st = self.state();
+        if denied {
+            st.no_attachments.insert(channel);
+        } else {
+            st.no_attachments.remove(&channel);
+        }
+    }
+
+    /// The fake's current time ([`FakeOptions::clock`], else real time).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        match &self.inner.opts.clock {
+            Some(c) => c.now(),
+            None => chrono::Utc::now(),
+        }
     }
 
     /// Closes every gateway socket abruptly (no close frame), like a network drop. The
@@ -599,8 +674,10 @@ impl FakeDiscord {
             edited: false,
             seq: 0,
         };
+        let created_at = self.now();
         self.state().insert_message(StoredMessage {
             msg,
+            created_at,
             flags: 0,
             kind: 0,
             deleted: false,

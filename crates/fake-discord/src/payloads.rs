@@ -258,7 +258,10 @@ pub(super) fn message(world: &WorldIndex, m: &StoredMessage) -> Value {
         "channel_id": f.channel_id.to_string(),
         "author": user(&world.user_or_stub(f.author_id)),
         "content": f.content,
-        "timestamp": timestamp(f.id),
+        "timestamp": m
+            .created_at
+            .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+            .to_string(),
         "edited_timestamp": m.edited_at.map(timestamp),
         "tts": false,
         "mention_everyone": false,

@@ -234,6 +234,13 @@ async fn handle(
     }
     fake.notify();
 
+    if let Some(limit) = fake.inner.opts.global_rate_limit {
+        if let Some(resp) = fake.global_limit(&path, limit) {
+            return resp;
+        }
+    }
+
+    let mut slow_answer = None;
     if let Some(fault) = fake.take_fault(&path) {
         match fault {
             Fault::Status {
@@ -256,6 +263,7 @@ async fn handle(
                 return json_resp(status, payloads::error(0, "injected fault"));
             }
             Fault::Delay { delay, .. } => tokio::time::sleep(delay).await,
+            Fault::SlowAnswer { delay, .. } => slow_answer = Some(delay),
             Fault::Reset { .. } => {
                 if let Some(h) = &conn.handle {
                     let _ = h.shutdown(std::net::Shutdown::Both);
@@ -298,12 +306,52 @@ async fn handle(
         uploads,
         label,
     };
-    route(&fake, req)
+    let resp = route(&fake, req);
+    if let Some(delay) = slow_answer {
+        tokio::time::sleep(delay).await;
+    }
+    resp
 }
 
 impl FakeDiscord {
     fn message_policy(&self) -> Option<&MessagePolicy> {
         self.inner.opts.message_policy.as_ref()
+    }
+
+    /// Counts a request against Discord's global limit; over it, a global 429 (and a
+    /// violation: a bot must stay under the limit, not find it).
+    fn global_limit(&self, path: &str, limit: u32) -> Option<Response> {
+        if path.contains("/interactions/") || path.contains("/webhooks/") {
+            return None;
+        }
+        let now = Instant::now();
+        let over = {
+            let mut st = self.state();
+            while st
+                .recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                st.recent.pop_front();
+            }
+            st.recent.push_back(now);
+            st.recent.len() > limit as usize
+        };
+        if !over {
+            return None;
+        }
+        self.violation(format!(
+            "{path}: over Discord's global rate limit of {limit} requests a second"
+        ));
+        let mut resp = json_resp(429, payloads::rate_limited(1.0));
+        let h = resp.headers_mut();
+        if let Ok(v) = "1".parse() {
+            h.insert("retry-after", v);
+        }
+        if let Ok(v) = "true".parse() {
+            h.insert("x-ratelimit-global", v);
+        }
+        Some(resp)
     }
 
     fn take_fault(&self, path: &str) -> Option<Fault> {
@@ -323,6 +371,11 @@ impl FakeDiscord {
                 | Fault::Reset {
                     path_contains,
                     times,
+                }
+                | Fault::SlowAnswer {
+                    path_contains,
+                    times,
+                    ..
                 } => (path_contains, *times),
             };
             times > 0 && path.contains(pc.as_str())
@@ -331,7 +384,8 @@ impl FakeDiscord {
         let remaining = match &mut st.faults[idx] {
             Fault::Status { times, .. }
             | Fault::Delay { times, .. }
-            | Fault::Reset { times, .. } => {
+            | Fault::Reset { times, .. }
+            | Fault::SlowAnswer { times, .. } => {
                 *times -= 1;
                 *times
             }
@@ -622,6 +676,7 @@ fn build_message(
 ) -> StoredMessage {
     let id = fake.next_id();
     StoredMessage {
+        created_at: fake.now(),
         msg: FakeMessage {
             id,
             channel_id: n.channel_id,
@@ -658,6 +713,15 @@ fn unknown_message() -> Response {
     json_resp(404, payloads::error(10008, "Unknown Message"))
 }
 
+/// A message as a fetch returns it: Discord keeps a nonce only long enough to echo it in the
+/// create answer and the gateway event, never on the stored message.
+fn without_nonce(mut m: Value) -> Value {
+    if let Some(o) = m.as_object_mut() {
+        o.remove("nonce");
+    }
+    m
+}
+
 fn nonce_string(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -668,6 +732,9 @@ fn nonce_string(v: &Value) -> Option<String> {
 
 fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) -> Option<Response> {
     let w = fake.world_index();
+    if fake.state().deleted_channels.contains(&channel) {
+        return Some(json_resp(404, payloads::error(10003, "Unknown Channel")));
+    }
     if fake.state().forbidden.contains(&channel) {
         return Some(json_resp(403, payloads::error(50001, "Missing Access")));
     }
@@ -692,6 +759,10 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(50)
                 .min(100);
+            // Discord pages by message id: `before` (newest first) or `after` (oldest
+            // first, as Discord returns them reversed: we keep newest first for both).
+            let before = req.query.get("before").and_then(|v| v.parse::<u64>().ok());
+            let after = req.query.get("after").and_then(|v| v.parse::<u64>().ok());
             let st = fake.state();
             let list: Vec<Value> = st
                 .messages
@@ -702,13 +773,21 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
                         && !m.deleted
                         && !m.loading
                         && m.msg.ephemeral_for.is_none()
+                        && before.is_none_or(|b| m.msg.id < b)
+                        && after.is_none_or(|a| m.msg.id > a)
                 })
                 .take(limit)
-                .map(|m| payloads::message(w, m))
+                .map(|m| without_nonce(payloads::message(w, m)))
                 .collect();
             Some(json_resp(200, Value::Array(list)))
         }
         ("POST", ["messages"]) => {
+            if !req.uploads.is_empty() && fake.state().no_attachments.contains(&channel) {
+                return Some(json_resp(
+                    403,
+                    payloads::error(50013, "Missing Permissions"),
+                ));
+            }
             let ctx = validate::Ctx::channel_create(
                 &req.label,
                 !req.uploads.is_empty(),
@@ -721,7 +800,8 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
             if let (Some(n), true) = (&nonce, enforce) {
                 let key = (channel, n.clone());
                 if let Some((mid, at)) = st.nonces.get(&key) {
-                    if at.elapsed() < NONCE_WINDOW {
+                    let age = (fake.now() - *at).to_std().unwrap_or_default();
+                    if age < NONCE_WINDOW {
                         let out = st
                             .messages
                             .get(mid)
@@ -754,7 +834,7 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
             );
             let mid = st.insert_message(stored);
             if let (Some(n), true) = (nonce, enforce) {
-                st.nonces.insert((channel, n), (mid, Instant::now()));
+                st.nonces.insert((channel, n), (mid, fake.now()));
             }
             let out = st.messages.get(&mid).map(|m| payloads::message(w, m));
             drop(st);
@@ -776,7 +856,7 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
                 return Some(unknown_message());
             };
             match method {
-                "GET" => Some(json_resp(200, message_json(fake, mid))),
+                "GET" => Some(json_resp(200, without_nonce(message_json(fake, mid)))),
                 "PATCH" => {
                     let ctx = validate::Ctx::edit(&req.label);
                     validate::check_message(&body, &ctx, &mut |v| fake.violation(v));
@@ -1060,7 +1140,7 @@ fn webhook_routes(fake: &FakeDiscord, req: &Req, token: &str, rest: &[&str]) -> 
                 return Some(unknown_message());
             };
             match method {
-                "GET" => Some(json_resp(200, message_json(fake, mid))),
+                "GET" => Some(json_resp(200, without_nonce(message_json(fake, mid)))),
                 "PATCH" => {
                     let ctx = validate::Ctx::edit(&req.label);
                     validate::check_message(&body, &ctx, &mut |v| fake.violation(v));
