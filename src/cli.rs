@@ -46,6 +46,14 @@ enum Command {
     /// Re-seal every stored note and repair text under the current `privacy.encryption_key`
     /// (list the previous key in `privacy.old_keys` while you run it), so the old key can go.
     RotateKey,
+    /// Run a command with `DATABASE_URL` pointing at a Postgres, found the way `attune
+    /// sandbox` finds it: `DATABASE_URL`, a server on 127.0.0.1:5432, else a throwaway cluster
+    /// from installed Postgres binaries, removed afterwards. `scripts/test` runs through it.
+    WithPostgres {
+        /// The command and its arguments, after `--`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
     /// Work with the prompt library and the bot's words.
     #[command(subcommand)]
     Content(ContentCommand),
@@ -114,6 +122,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", crate::discord::invite_url(id));
             Ok(ExitCode::SUCCESS)
         }
+        Command::WithPostgres { command } => {
+            let code = crate::local_postgres::run_with(&command)?;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
         Command::Keygen => {
             println!("{}", crate::crypto::Keyring::generate());
             eprintln!(
@@ -141,8 +153,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Sandbox(args) => {
-            let config = load(config_path)?;
-            let ok = crate::sandbox::run(config, args).await?;
+            let mut config = load(config_path)?;
+            let pg = crate::local_postgres::find()?;
+            config.database.url = pg.url.clone();
+            let ok = crate::sandbox::run(config, args).await;
+            drop(pg);
+            let ok = ok?;
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

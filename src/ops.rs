@@ -85,5 +85,11 @@ async fn metrics(State(st): State<OpsState>) -> impl IntoResponse {
         .app
         .metrics
         .render(st.app.pool.size(), st.app.pool.num_idle());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
 }

@@ -5,7 +5,6 @@
 //! one couple's data never depends on which chat it lives in.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -49,8 +48,22 @@ uuid_id!(
 );
 
 /// The chat a room, person or message lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The names are the ones stored in Postgres.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum TransportKind {
     Discord,
     Matrix,
@@ -61,27 +74,7 @@ impl TransportKind {
 
     /// The name stored in Postgres.
     pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::Discord => "discord",
-            TransportKind::Matrix => "matrix",
-        }
-    }
-}
-
-impl FromStr for TransportKind {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<Self, ()> {
-        TransportKind::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or(())
-    }
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 

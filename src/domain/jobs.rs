@@ -9,8 +9,9 @@ use super::ids::{CheckinId, CoupleId, PersonId};
 use super::recap::IsoWeek;
 use super::schedule::Slot;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Job {
     /// Post a partner's scheduled check-in for one local date.
     CheckinPost {
@@ -88,19 +89,9 @@ impl Job {
         }
     }
 
+    /// The kind as stored in the payload's `kind` tag and shown in metrics.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Job::CheckinPost { .. } => "checkin_post",
-            Job::CheckinRemind { .. } => "checkin_remind",
-            Job::CheckinReveal { .. } => "checkin_reveal",
-            Job::MicroPost { .. } => "micro_post",
-            Job::WeeklyCheckin { .. } => "weekly_checkin",
-            Job::WeeklyRecap { .. } => "weekly_recap",
-            Job::RepairReturn { .. } => "repair_return",
-            Job::RepairRemind { .. } => "repair_remind",
-            Job::RepairExpire { .. } => "repair_expire",
-            Job::AgreementRevisit { .. } => "agreement_revisit",
-        }
+        self.into()
     }
 
     pub fn couple(&self) -> CoupleId {

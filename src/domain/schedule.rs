@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
+use strum::{EnumString, IntoStaticStr};
 
 use super::time::{next_local, Weekdays};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Slot {
     Morning,
     Evening,
@@ -16,22 +18,16 @@ impl Slot {
     pub const ALL: [Slot; 2] = [Slot::Morning, Slot::Evening];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Slot::Morning => "morning",
-            Slot::Evening => "evening",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Slot> {
-        match s {
-            "morning" => Some(Slot::Morning),
-            "evening" => Some(Slot::Evening),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum MicroFrequency {
     Off,
     Few,
@@ -40,20 +36,11 @@ pub enum MicroFrequency {
 
 impl MicroFrequency {
     pub fn as_str(self) -> &'static str {
-        match self {
-            MicroFrequency::Off => "off",
-            MicroFrequency::Few => "few",
-            MicroFrequency::Daily => "daily",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "off" => Some(Self::Off),
-            "few" => Some(Self::Few),
-            "daily" => Some(Self::Daily),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 

@@ -839,6 +839,8 @@ pub async fn draw_question(
 // ---------------------------------------------------------------------------------------
 
 /// Opens (or joins) a round and schedules its reveal and reminder; the post follows.
+// The job's own fields, spelled out, so each job kind keeps its own signature.
+#[allow(clippy::too_many_arguments)]
 pub async fn prepare_post(
     st: &AppState,
     job_id: JobId,
@@ -847,8 +849,8 @@ pub async fn prepare_post(
     slot_name: &str,
     local_date: NaiveDate,
     missed: bool,
+    now: DateTime<Utc>,
 ) -> Result<Plan, FlowError> {
-    let now = st.clock.now();
     let Some(slot) = Slot::parse(slot_name) else {
         return Ok(Plan::Skipped("unknown slot"));
     };

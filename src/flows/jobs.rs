@@ -3,6 +3,8 @@
 //! keeps what was delivered so the same post is never made twice.
 
 pub use super::delivery::{Delivery, Plan, Record};
+use chrono::{DateTime, Utc};
+
 use super::FlowError;
 use crate::domain::ids::{CheckinId, CoupleId, JobId, MessageRef, RepairId};
 use crate::domain::jobs::Job;
@@ -11,13 +13,16 @@ use crate::state::AppState;
 use crate::store::{checkins, micro, recap};
 use crate::transport::Transports;
 
-/// The plan for a claimed job. `missed` says it was found past its grace window.
+/// The plan for a claimed job. `missed` says it was found past its grace window; `now` is the
+/// shared time of the claim, so a round opened by a process whose clock runs ahead does not
+/// close late.
 pub async fn prepare(
     st: &AppState,
     transports: &Transports,
     id: JobId,
     job: &Job,
     missed: bool,
+    now: DateTime<Utc>,
 ) -> Result<Plan, FlowError> {
     match job {
         Job::CheckinPost {
@@ -34,6 +39,7 @@ pub async fn prepare(
                 slot,
                 *local_date,
                 missed,
+                now,
             )
             .await
         }
@@ -52,7 +58,8 @@ pub async fn prepare(
             user,
             local_date,
         } => {
-            super::micro::prepare_post(st, id, CoupleId(*couple), *user, *local_date, missed).await
+            super::micro::prepare_post(st, id, CoupleId(*couple), *user, *local_date, missed, now)
+                .await
         }
         Job::WeeklyCheckin {
             couple,
@@ -60,7 +67,7 @@ pub async fn prepare(
             iso_week,
         } => match IsoWeek::new(*iso_year, *iso_week) {
             Some(week) => {
-                super::weekly::prepare_post(st, id, CoupleId(*couple), week, missed).await
+                super::weekly::prepare_post(st, id, CoupleId(*couple), week, missed, now).await
             }
             None => Ok(Plan::Skipped("not a real ISO week")),
         },

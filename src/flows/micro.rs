@@ -389,8 +389,8 @@ pub async fn prepare_post(
     person: PersonId,
     date: NaiveDate,
     missed: bool,
+    now: DateTime<Utc>,
 ) -> Result<Plan, FlowError> {
-    let now = st.clock.now();
     let seed = st.config.scheduler.seed;
     let Some(couple) = couples::get(&st.pool, couple_id, true).await? else {
         return Ok(Plan::Skipped("couple ended"));

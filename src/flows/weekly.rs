@@ -383,8 +383,8 @@ pub async fn prepare_post(
     couple_id: CoupleId,
     week: IsoWeek,
     missed: bool,
+    now: DateTime<Utc>,
 ) -> Result<Plan, FlowError> {
-    let now = st.clock.now();
     let Some(couple) = couples::get(&st.pool, couple_id, true).await? else {
         return Ok(Plan::Skipped("couple ended"));
     };

@@ -438,7 +438,15 @@ impl Scheduler {
         missed: bool,
     ) -> Result<Plan, JobError> {
         let st = &self.state;
-        let plan = fj::prepare(st, &self.transports, claimed.id, job, missed).await?;
+        let plan = fj::prepare(
+            st,
+            &self.transports,
+            claimed.id,
+            job,
+            missed,
+            claimed.claimed_at,
+        )
+        .await?;
         let Plan::Deliver(d) = plan else {
             return Ok(plan);
         };

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use crate::domain::ids::{CoupleId, InvitationId, PersonId, RoomId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum InvitationStatus {
     Pending,
     Accepted,
@@ -15,22 +16,13 @@ pub enum InvitationStatus {
 }
 
 impl InvitationStatus {
+    /// A status this build does not know reads as still pending: it changes nothing.
     fn parse(s: &str) -> Self {
-        match s {
-            "accepted" => Self::Accepted,
-            "declined" => Self::Declined,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Pending,
-        }
+        s.parse().unwrap_or(Self::Pending)
     }
 
     fn as_str(self) -> &'static str {
-        match self {
-            InvitationStatus::Accepted => "accepted",
-            InvitationStatus::Declined => "declined",
-            InvitationStatus::Cancelled => "cancelled",
-            InvitationStatus::Pending => "pending",
-        }
+        self.into()
     }
 }
 
