@@ -16,6 +16,7 @@ pub mod flows;
 pub mod local_postgres;
 pub mod metrics;
 pub mod ops;
+pub mod process;
 pub mod sandbox;
 pub mod scheduler;
 pub mod state;
