@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod discord;
 pub mod domain;
 pub mod flows;
+pub mod matrix;
 pub mod metrics;
 pub mod ops;
 pub mod sandbox;
