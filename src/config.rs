@@ -18,7 +18,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 /// Environment variables that start with `ATTUNE_` but are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["ATTUNE_DISCORD_OPENAPI", "ATTUNE_CONFIG", "ATTUNE_TEST_LOG"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "ATTUNE_DISCORD_OPENAPI",
+    "ATTUNE_CONFIG",
+    "ATTUNE_TEST_LOG",
+    // The test homeserver that scripts/synapse starts for the Matrix tests and bench.
+    "ATTUNE_SYNAPSE_URL",
+    "ATTUNE_SYNAPSE_SECRET",
+    "ATTUNE_SYNAPSE_PID",
+    "ATTUNE_SYNAPSE_VENV",
+    "ATTUNE_SYNAPSE_VERSION",
+];
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/attune";
 
