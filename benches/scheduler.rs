@@ -41,7 +41,6 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-
 /// What one drain of N due posts showed.
 struct Drain {
     posts: usize,
@@ -165,7 +164,9 @@ async fn commits(pool: &PgPool) -> anyhow::Result<i64> {
 /// `FOR UPDATE SKIP LOCKED` and finished, `per_claim` per transaction, by `workers` workers.
 /// Returns jobs per second.
 async fn floor(pool: &PgPool, jobs: usize, per_claim: i64, workers: usize) -> anyhow::Result<f64> {
-    sqlx::query("drop table if exists floor_jobs").execute(pool).await?;
+    sqlx::query("drop table if exists floor_jobs")
+        .execute(pool)
+        .await?;
     sqlx::query(
         "create table floor_jobs (id bigserial primary key, due_at timestamptz not null,
          status text not null default 'pending', finished_at timestamptz)",
@@ -179,7 +180,9 @@ async fn floor(pool: &PgPool, jobs: usize, per_claim: i64, workers: usize) -> an
         .bind(jobs as i64)
         .execute(pool)
         .await?;
-    sqlx::query("vacuum analyze floor_jobs").execute(pool).await?;
+    sqlx::query("vacuum analyze floor_jobs")
+        .execute(pool)
+        .await?;
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..workers {
@@ -315,7 +318,9 @@ async fn main() -> anyhow::Result<()> {
     let mut floor_cfg = config.database.clone();
     floor_cfg.url = floor_url.clone();
     let pool = store::connect(&floor_cfg).await?;
-    let workers = (config.database.max_connections as usize).saturating_sub(2).max(1);
+    let workers = (config.database.max_connections as usize)
+        .saturating_sub(2)
+        .max(1);
     let one = floor(&pool, couples.max(2_000), 1, workers).await?;
     let hundred = floor(&pool, (couples * 5).max(20_000), 100, workers).await?;
     pool.close().await;
@@ -348,7 +353,8 @@ async fn main() -> anyhow::Result<()> {
         before.store(rt.load(Ordering::Relaxed), Ordering::Relaxed);
     })
     .await?;
-    let trips = (rt.load(Ordering::Relaxed) - before.load(Ordering::Relaxed)) as i64 - d.own_queries;
+    let trips =
+        (rt.load(Ordering::Relaxed) - before.load(Ordering::Relaxed)) as i64 - d.own_queries;
     println!(
         "  per delivered post ({} couples through a counting proxy): {:.1} Postgres round trips, {:.2} commits",
         d.posts,

@@ -22,16 +22,29 @@ use crate::{discord, store};
 /// A started bot.
 pub struct Running {
     pub state: Arc<AppState>,
-    /// The Discord gateway (connected shards), for readiness.
-    pub gateway: Arc<Gateway>,
+    /// The Discord gateway (connected shards), for readiness; none when Discord is off.
+    pub gateway: Option<Arc<Gateway>>,
+    /// The Matrix transport, when `[matrix]` is on.
+    pub matrix: Option<Arc<crate::matrix::MatrixTransport>>,
     /// Where the ops endpoints were bound (`ops.listen`; port 0 picks a free one).
     pub ops_addr: Option<SocketAddr>,
     /// The scheduler's loop, for readiness and for tests that wait for it to go round.
     pub scheduler_liveness: Option<Arc<Liveness>>,
     ops: Option<JoinHandle<()>>,
-    discord: discord::gateway::Running,
+    discord: Option<discord::gateway::Running>,
+    matrix_sync: Option<crate::matrix::Running>,
     scheduler: Option<JoinHandle<Result<(), Fatal>>>,
     stop: watch::Sender<bool>,
+}
+
+/// Installs rustls' ring provider as the process default, once. matrix-sdk compiles in
+/// aws-lc-rs next to our ring, and with two providers rustls cannot choose one and panics at
+/// the first TLS connection; a later call (or a provider already installed) changes nothing.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// Connects to Postgres (creating the database and applying migrations), then starts the
@@ -57,21 +70,50 @@ pub async fn start_with_pool(
             "privacy.encryption_key is not set: notes and repair texts are stored unencrypted (run `attune keygen`)"
         );
     }
+    install_tls_provider();
+    let serve_discord = config.discord.token.is_some();
+    if !serve_discord && !config.matrix.enabled() {
+        anyhow::bail!(config.require_transport().unwrap_err());
+    }
     // A refused token or a proxy URL that leads nowhere stops here, before anything runs.
-    discord::probe(&config).await?;
+    if serve_discord {
+        discord::probe(&config).await?;
+    }
+    // Likewise a Matrix login the homeserver refuses.
+    let matrix_client = match config.matrix.enabled() {
+        true => Some(crate::matrix::connect(&config.matrix).await?),
+        false => None,
+    };
     let per_second = config.scheduler.max_posts_per_second;
     let request_timeout = config.discord.request_timeout;
     let state = Arc::new(AppState::new(pool, clock, config, content));
     let (stop, stop_rx) = watch::channel(false);
-    let transport = Arc::new(discord::DiscordTransport::new(per_second, request_timeout));
-    let data = Arc::new(discord::Data {
-        state: state.clone(),
-        transport: transport.clone(),
-    });
-    let discord = discord::gateway::Running::start(data, stop_rx.clone()).await?;
-    let gateway = discord.gateway.clone();
     let mut transports = Transports::new();
-    transports.add(transport.clone());
+    let mut parts: Vec<Arc<dyn crate::ops::Readiness>> = Vec::new();
+    let (discord, gateway) = if serve_discord {
+        let transport = Arc::new(discord::DiscordTransport::new(per_second, request_timeout));
+        let data = Arc::new(discord::Data {
+            state: state.clone(),
+            transport: transport.clone(),
+        });
+        let discord = discord::gateway::Running::start(data, stop_rx.clone()).await?;
+        let gateway = discord.gateway.clone();
+        transports.add(transport.clone());
+        parts.push(gateway.clone());
+        parts.push(transport);
+        (Some(discord), Some(gateway))
+    } else {
+        (None, None)
+    };
+    let matrix_sync = match matrix_client {
+        Some(client) => {
+            let m = crate::matrix::Running::start(state.clone(), client, stop_rx.clone()).await?;
+            transports.add(m.transport.clone());
+            Some(m)
+        }
+        None => None,
+    };
+    let matrix = matrix_sync.as_ref().map(|m| m.transport.clone());
     let scheduler = state
         .config
         .scheduler
@@ -80,7 +122,6 @@ pub async fn start_with_pool(
     let scheduler_liveness = scheduler.as_ref().map(Scheduler::liveness);
     let (ops_addr, ops) = match state.config.ops.listen {
         Some(addr) => {
-            let mut parts: Vec<Arc<dyn crate::ops::Readiness>> = vec![gateway.clone(), transport];
             if let Some(l) = &scheduler_liveness {
                 parts.push(l.clone());
             }
@@ -93,10 +134,12 @@ pub async fn start_with_pool(
     Ok(Running {
         state,
         gateway,
+        matrix,
         scheduler_liveness,
         ops_addr,
         ops,
         discord,
+        matrix_sync,
         scheduler,
         stop,
     })
@@ -109,7 +152,12 @@ impl Running {
         if let Some(s) = self.scheduler {
             let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
         }
-        self.discord.shutdown().await;
+        if let Some(d) = self.discord {
+            d.shutdown().await;
+        }
+        if let Some(m) = self.matrix_sync {
+            m.shutdown().await;
+        }
         if let Some(ops) = self.ops {
             ops.abort();
             let _ = ops.await;
@@ -127,7 +175,12 @@ impl Running {
             }
         };
         tokio::select! {
-            res = self.discord.ended() => res,
+            res = async {
+                match &mut self.discord {
+                    Some(d) => d.ended().await,
+                    None => std::future::pending().await,
+                }
+            } => res,
             ended = scheduler => {
                 // The handle is spent; shutdown must not wait on it again.
                 self.scheduler = None;

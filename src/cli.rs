@@ -26,7 +26,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the bot (the default): connect to Postgres and the chat platforms and serve couples.
+    /// Run the bot (the default): connect to Postgres and the chat platforms ([discord] with a
+    /// token, [matrix] with a homeserver, or both) and serve couples.
     Run,
     /// Create the database if needed and apply migrations, then exit.
     Migrate,
@@ -80,7 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             let config = load(config_path)?;
-            config.require_token()?;
+            config.require_transport()?;
             crate::telemetry::init(&config.log);
             let running = crate::app::start(config, Arc::new(SystemClock)).await?;
             running.run_until_signal().await?;
@@ -100,8 +101,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig => match Config::load(config_path) {
             Ok(config) => {
                 print!("{}", config.redacted());
-                if let Err(e) = config.require_token() {
+                if let Err(e) = config.require_transport() {
                     eprintln!("warning: {e} (needed by `attune run`)");
+                }
+                let serves: Vec<&str> = [
+                    config.discord.token.is_some().then_some("Discord"),
+                    config.matrix.enabled().then_some("Matrix"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !serves.is_empty() {
+                    eprintln!("`attune run` will serve: {}", serves.join(" and "));
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -171,6 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `main`: parses the arguments and runs them on a multi-threaded runtime.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::app::install_tls_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

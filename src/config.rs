@@ -18,7 +18,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 /// Environment variables that start with `ATTUNE_` but are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["ATTUNE_DISCORD_OPENAPI", "ATTUNE_CONFIG", "ATTUNE_TEST_LOG"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "ATTUNE_DISCORD_OPENAPI",
+    "ATTUNE_CONFIG",
+    "ATTUNE_TEST_LOG",
+    // The test homeserver that scripts/synapse starts for the Matrix tests and bench.
+    "ATTUNE_SYNAPSE_URL",
+    "ATTUNE_SYNAPSE_SECRET",
+    "ATTUNE_SYNAPSE_PID",
+    "ATTUNE_SYNAPSE_VENV",
+    "ATTUNE_SYNAPSE_VERSION",
+];
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/attune";
 
@@ -564,6 +574,154 @@ pub struct PrivacyConfig {
     pub keys: crate::crypto::Keyring,
 }
 
+/// A Matrix user id as the spec writes it: `@localpart:server`. Anything else is refused here,
+/// so a typo is named at start-up rather than found at the first login.
+fn is_matrix_user(u: &str) -> bool {
+    let Some(rest) = u.strip_prefix('@') else {
+        return false;
+    };
+    match rest.split_once(':') {
+        Some((local, server)) => {
+            !local.is_empty() && !server.is_empty() && !u.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn matrix_user(u: &Option<String>, _: &()) -> garde::Result {
+    match u {
+        Some(u) if !is_matrix_user(u) => Err(garde::Error::new(format!(
+            "`{u}` is not a Matrix user id like @attune:example.org"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn inviters(list: &[String], _: &()) -> garde::Result {
+    for entry in list {
+        let ok = match entry.strip_prefix("*:") {
+            Some(server) => !server.is_empty() && !server.contains(char::is_whitespace),
+            None => is_matrix_user(entry),
+        };
+        if !ok {
+            return Err(garde::Error::new(format!(
+                "`{entry}` is neither a user id (@alice:example.org) nor a whole server (*:example.org)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn stable_device_id(d: &str, _: &()) -> garde::Result {
+    if d.is_empty() || d.len() > 64 || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Err(garde::Error::new(
+            "use 1 to 64 letters, digits or underscores, and keep it the same across restarts",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The Matrix transport (`[matrix]`); without `homeserver` it is off.
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatrixConfig {
+    /// The homeserver's client-server API, e.g. `https://matrix.example.org`.
+    #[garde(custom(http_url))]
+    pub homeserver: Option<Url>,
+    /// The bot's account, e.g. `@attune:example.org`.
+    #[garde(custom(matrix_user))]
+    pub user_id: Option<String>,
+    /// Logs in with this password (needed once, and for cross-signing the bot's device)...
+    #[garde(custom(not_empty))]
+    pub password: Option<Secret>,
+    /// ...or restores a session with this access token (it must belong to `device_id`).
+    #[garde(custom(not_empty))]
+    pub access_token: Option<Secret>,
+    /// The bot's device. Keep it stable: the homeserver deduplicates retried sends per
+    /// device, and the crypto store belongs to it.
+    #[garde(custom(stable_device_id))]
+    pub device_id: String,
+    /// Where the SDK keeps the sync position and the end-to-end encryption keys (a folder).
+    /// Back it up: without it the bot cannot read encrypted rooms it was in.
+    #[garde(skip)]
+    pub store_path: PathBuf,
+    /// Encrypts the store folder at rest (optional).
+    #[garde(custom(not_empty))]
+    pub store_passphrase: Option<Secret>,
+    /// Who may invite the bot into a room: user ids, or `*:server` for everyone on a server.
+    /// Invitations from anyone else are declined.
+    #[garde(custom(inviters))]
+    pub allowed_inviters: Vec<String>,
+    #[serde(
+        deserialize_with = "dur::secs",
+        serialize_with = "humantime_serde::serialize"
+    )]
+    #[garde(custom(between(Duration::from_secs(1), Duration::from_secs(120))))]
+    pub request_timeout: Duration,
+}
+
+impl Default for MatrixConfig {
+    fn default() -> Self {
+        MatrixConfig {
+            homeserver: None,
+            user_id: None,
+            password: None,
+            access_token: None,
+            device_id: "ATTUNEBOT".into(),
+            store_path: PathBuf::from("matrix-store"),
+            store_passphrase: None,
+            allowed_inviters: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl MatrixConfig {
+    pub fn enabled(&self) -> bool {
+        self.homeserver.is_some()
+    }
+
+    /// Whether `user` may invite the bot.
+    pub fn may_invite(&self, user: &str) -> bool {
+        self.allowed_inviters
+            .iter()
+            .any(|e| match e.strip_prefix("*:") {
+                Some(server) => user
+                    .rsplit_once(':')
+                    .is_some_and(|(_, s)| s.eq_ignore_ascii_case(server)),
+                None => e == user,
+            })
+    }
+
+    /// What `attune run` needs once Matrix is on.
+    fn problems(&self) -> Vec<ConfigError> {
+        let mut out = Vec::new();
+        if !self.enabled() {
+            return out;
+        }
+        if self.user_id.is_none() {
+            out.push(ConfigError::new(
+                "matrix.user_id",
+                "missing: the bot's account, like @attune:example.org",
+            ));
+        }
+        if self.password.is_none() && self.access_token.is_none() {
+            out.push(ConfigError::new(
+                "matrix.password",
+                "missing: set matrix.password or matrix.access_token (ATTUNE_MATRIX__PASSWORD)",
+            ));
+        }
+        if self.allowed_inviters.is_empty() {
+            out.push(ConfigError::new(
+                "matrix.allowed_inviters",
+                "empty: nobody could invite the bot; list user ids or *:your.server",
+            ));
+        }
+        out
+    }
+}
+
 /// The operations HTTP port (`[ops]`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, Validate)]
 #[serde(deny_unknown_fields, default)]
@@ -592,6 +750,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     #[garde(dive)]
     pub ops: OpsConfig,
+    #[garde(dive)]
+    pub matrix: MatrixConfig,
 }
 
 impl Config {
@@ -677,6 +837,7 @@ impl Config {
                 errors.push(ConfigError::new(path.to_string(), e.message().to_string()));
             }
         }
+        errors.extend(config.matrix.problems());
         match crate::crypto::Keyring::parse(
             config.privacy.encryption_key.as_ref().map(Secret::expose),
             &config
@@ -696,7 +857,19 @@ impl Config {
         }
     }
 
-    /// `attune run` needs a token; other commands do not.
+    /// `attune run` needs at least one transport: a Discord token, a Matrix homeserver, or both.
+    pub fn require_transport(&self) -> Result<(), ConfigError> {
+        if self.discord.token.is_some() || self.matrix.enabled() {
+            Ok(())
+        } else {
+            Err(ConfigError::new(
+                "discord.token",
+                "missing, and [matrix] homeserver is not set either: set ATTUNE_DISCORD__TOKEN for Discord, [matrix] for Matrix, or both",
+            ))
+        }
+    }
+
+    /// The Discord transport needs a token; other commands do not.
     pub fn require_token(&self) -> Result<&Secret, ConfigError> {
         self.discord.token.as_ref().ok_or_else(|| {
             ConfigError::new(
@@ -758,6 +931,7 @@ fn section_errors(figment: &Figment) -> Vec<ConfigError> {
     out.extend(one::<RepairConfig>(figment, "repair"));
     out.extend(one::<PrivacyConfig>(figment, "privacy"));
     out.extend(one::<OpsConfig>(figment, "ops"));
+    out.extend(one::<MatrixConfig>(figment, "matrix"));
     out
 }
 
@@ -814,6 +988,36 @@ mod tests {
         assert_eq!(c.log.format, LogFormat::Pretty);
         assert!(c.require_token().is_err());
         assert_eq!(c.scheduler.grace, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn matrix_section_is_checked() {
+        let c = from_toml("").unwrap();
+        assert!(!c.matrix.enabled());
+        assert!(c.require_transport().is_err());
+        let ok = from_toml(
+            "[matrix]\nhomeserver = \"https://m.example.org\"\nuser_id = \"@attune:example.org\"\npassword = \"pw\"\nallowed_inviters = [\"@ann:example.org\", \"*:home.example\"]\n",
+        )
+        .unwrap();
+        assert!(ok.matrix.enabled());
+        assert!(ok.require_transport().is_ok());
+        assert!(ok.matrix.may_invite("@ann:example.org"));
+        assert!(ok.matrix.may_invite("@bo:home.example"));
+        assert!(!ok.matrix.may_invite("@eve:example.org"));
+        assert!(!ok.redacted().contains("\"pw\""), "{}", ok.redacted());
+        let err = from_toml(
+            "[matrix]\nhomeserver = \"https://m.example.org\"\nuser_id = \"attune\"\nallowed_inviters = [\"bob\"]\ndevice_id = \"has space\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for key in [
+            "matrix.user_id",
+            "matrix.password",
+            "matrix.allowed_inviters",
+            "matrix.device_id",
+        ] {
+            assert!(err.contains(key), "{key} in {err}");
+        }
     }
 
     #[test]

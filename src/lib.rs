@@ -14,6 +14,7 @@ pub mod discord;
 pub mod domain;
 pub mod flows;
 pub mod local_postgres;
+pub mod matrix;
 pub mod metrics;
 pub mod ops;
 pub mod process;

@@ -326,6 +326,20 @@ pub mod keys {
             REVEAL_SILENT = "reveal_silent" (person);
             REVEAL_FOOTER = "reveal_footer";
         }
+        matrix {
+            PICK_ONE = "pick_one";
+            PICK_MANY = "pick_many";
+            WRITE_REPLY = "write_reply";
+            PRIVATE_ELSEWHERE = "private_elsewhere" (person);
+            UNKNOWN_COMMAND = "unknown_command";
+            MALFORMED = "malformed" (example);
+            SETUP_NEEDS_PARTNER = "setup_needs_partner";
+            NUMBER_UNKNOWN = "number_unknown";
+            NOTHING_TO_ANSWER = "nothing_to_answer";
+            NOT_IN_ROOM = "not_in_room";
+            HELP_COMMANDS = "help_commands";
+            ZONE_SUGGESTED = "zone_suggested" (zone);
+        }
         common {
             SORRY = "sorry";
             TRY_AGAIN = "try_again";

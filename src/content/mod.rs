@@ -365,6 +365,10 @@ const BUILTIN_FILES: &[(&str, &str)] = &[
         "content/text-privacy.toml",
         include_str!("../../content/text-privacy.toml"),
     ),
+    (
+        "content/text-matrix.toml",
+        include_str!("../../content/text-matrix.toml"),
+    ),
 ];
 
 fn load_builtin() -> (Library, Vec<ContentError>) {
