@@ -65,6 +65,17 @@ pub async fn start_with_pool(
         None => Library::builtin(),
     };
     store::privacy::verify_keys(&pool, &config.privacy.keys).await?;
+    // Values from before tags, under an old key, or plain once a key is set are brought to
+    // their final form, bound to their place.
+    let resealed = store::privacy::reseal(&pool, &config.privacy.keys).await?;
+    if resealed != store::privacy::Resealed::default() {
+        tracing::info!(
+            resealed = resealed.resealed,
+            unavailable = resealed.unavailable,
+            remaining = resealed.remaining,
+            "stored texts re-sealed at start-up"
+        );
+    }
     if !config.privacy.keys.is_enabled() {
         tracing::warn!(
             "privacy.encryption_key is not set: notes and repair texts are stored unencrypted (run `attune keygen`)"

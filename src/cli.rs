@@ -148,12 +148,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(config_path)?;
             crate::telemetry::init(&config.log);
             let pool = crate::store::connect(&config.database).await?;
-            let n = crate::store::privacy::rotate(&pool, &config.privacy.keys).await?;
+            let r = crate::store::privacy::rotate(&pool, &config.privacy.keys).await?;
             pool.close().await;
-            println!(
-                "re-sealed {n} stored texts under key `{}`; the old key can now be removed from privacy.old_keys",
-                config.privacy.keys.current_id().unwrap_or("?")
-            );
+            let key = config.privacy.keys.current_id().unwrap_or("?");
+            println!("re-sealed {} stored texts under key `{key}`", r.resealed);
+            if r.unavailable > 0 {
+                println!(
+                    "{} stored texts do not open at their place (moved or damaged) and were left as they are",
+                    r.unavailable
+                );
+            }
+            if r.remaining > 0 {
+                println!(
+                    "{} texts were written under an old key while this ran (a running Attune still uses it): restart Attune with the new key (it re-seals them at start-up), then remove the old key",
+                    r.remaining
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("the old key can now be removed from privacy.old_keys");
             Ok(ExitCode::SUCCESS)
         }
         Command::Content(ContentCommand::Check { dir }) => {

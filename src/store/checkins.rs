@@ -367,6 +367,9 @@ pub struct Answer {
     pub feelings: Vec<String>,
     pub guess: Option<i16>,
     pub note: Option<String>,
+    /// A note is stored but could not be opened (moved or damaged); saving keeps it.
+    #[sqlx(skip)]
+    pub note_unavailable: bool,
     pub share_note: bool,
     pub submitted: bool,
     pub skipped: bool,
@@ -388,7 +391,12 @@ pub async fn answer(
     .await?;
     Ok(row.map(|mut a| {
         a.user = Some(user);
-        a.note = keys.open_lossy(a.note.as_deref());
+        a.note_unavailable = a.note.is_some();
+        a.note = keys.open_lossy(
+            a.note.as_deref(),
+            &super::privacy::note_place(checkin, user),
+        );
+        a.note_unavailable &= a.note.is_none();
         a
     }))
 }
@@ -414,10 +422,17 @@ pub async fn answers(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| Answer {
-            user: Some(PersonId(r.person_id)),
-            note: keys.open_lossy(r.answer.note.as_deref()),
-            ..r.answer
+        .map(|r| {
+            let note = keys.open_lossy(
+                r.answer.note.as_deref(),
+                &super::privacy::note_place(checkin, PersonId(r.person_id)),
+            );
+            Answer {
+                user: Some(PersonId(r.person_id)),
+                note_unavailable: r.answer.note.is_some() && note.is_none(),
+                note,
+                ..r.answer
+            }
         })
         .collect())
 }
@@ -435,7 +450,7 @@ pub async fn save_answer(
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          on conflict (checkin_id, person_id) do update set
             mood = excluded.mood, feelings = excluded.feelings, guess = excluded.guess,
-            note = excluded.note, share_note = excluded.share_note, submitted = excluded.submitted,
+            note = case when $11 then checkin_answers.note else excluded.note end, share_note = excluded.share_note, submitted = excluded.submitted,
             skipped = excluded.skipped, updated_at = excluded.updated_at",
     )
     .bind(checkin.0)
@@ -443,11 +458,18 @@ pub async fn save_answer(
     .bind(a.mood)
     .bind(&a.feelings)
     .bind(a.guess)
-    .bind(a.note.as_deref().map(|n| keys.seal(n)))
+    .bind(
+        a.note
+            .as_deref()
+            .map(|n| keys.seal(n, &super::privacy::note_place(checkin, user))),
+    )
     .bind(a.share_note)
     .bind(a.submitted)
     .bind(a.skipped)
     .bind(now)
+    // A stored note that could not be opened is kept as it is until its writer writes a
+    // new one: an edit of anything else never blanks it.
+    .bind(a.note_unavailable && a.note.is_none())
     .execute(ex)
     .await?;
     Ok(())
@@ -502,7 +524,8 @@ pub async fn weekly_answers(
     Ok(rows
         .into_iter()
         .filter_map(|(theme, question, b)| {
-            keys.open_lossy(Some(&b)).map(|body| WeeklyAnswer {
+            let place = super::privacy::weekly_place(checkin, person, &theme);
+            keys.open_lossy(Some(&b), &place).map(|body| WeeklyAnswer {
                 theme,
                 question,
                 body,
@@ -541,7 +564,10 @@ pub async fn save_weekly_answer(
     .bind(person.0)
     .bind(&answer.theme)
     .bind(&answer.question)
-    .bind(keys.seal(&answer.body))
+    .bind(keys.seal(
+        &answer.body,
+        &super::privacy::weekly_place(checkin, person, &answer.theme),
+    ))
     .bind(now)
     .execute(ex)
     .await?;

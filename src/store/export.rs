@@ -154,9 +154,11 @@ pub async fn export(
     .bind(id)
     .fetch_all(pool)
     .await?;
-    let open = |s: &str| {
-        keys.open(s)
-            .unwrap_or_else(|_| "(could not be decrypted)".into())
+    use super::privacy as pv;
+    use crate::domain::ids::{AgreementId, CheckinId, RepairId};
+    let open = |s: &str, place: crate::crypto::Place| {
+        keys.open_lossy(Some(s), &place)
+            .unwrap_or_else(|| "(could not be decrypted)".into())
     };
     Ok(json!({
         "format": "attune-export",
@@ -181,12 +183,12 @@ pub async fn export(
         "checkin_answers": answers.iter().map(|a| json!({
             "checkin_id": a.checkin_id, "slot": a.slot, "date": a.round_date,
             "revealed": a.revealed, "mood": a.mood, "feelings": a.feelings, "guess_of_partner": a.guess,
-            "note": a.note.as_deref().map(open), "note_shared_at_reveal": a.share_note,
+            "note": a.note.as_deref().map(|n| open(n, pv::note_place(CheckinId(a.checkin_id), person))), "note_shared_at_reveal": a.share_note,
             "submitted": a.submitted, "skipped": a.skipped, "updated_at": a.updated_at,
         })).collect::<Vec<_>>(),
         "weekly_answers": weekly.iter().map(|w| json!({
             "checkin_id": w.0, "date": w.1, "theme": w.2, "question_id": w.3,
-            "text": open(&w.4), "updated_at": w.5,
+            "text": open(&w.4, pv::weekly_place(CheckinId(w.0), person, &w.2)), "updated_at": w.5,
         })).collect::<Vec<_>>(),
         "micro_prompts": micro.iter().map(|m| json!({
             "prompt_id": m.0, "concept": m.1, "source": m.2, "shown_at": m.3,
@@ -198,11 +200,11 @@ pub async fn export(
             "my_activation": r.6, "my_connection_at_close": r.7,
         })).collect::<Vec<_>>(),
         "repair_texts": texts.iter().map(|t| json!({
-            "repair_id": t.0, "kind": t.1, "round": t.2, "text": open(&t.3),
+            "repair_id": t.0, "kind": t.1, "round": t.2, "text": open(&t.3, pv::repair_text_place(RepairId(t.0), person, &t.1, t.2)),
             "shared": t.4, "updated_at": t.5,
         })).collect::<Vec<_>>(),
         "agreements": agreements.iter().map(|a| json!({
-            "agreement_id": a.0, "repair_id": a.1, "text": open(&a.2), "agreed_at": a.3,
+            "agreement_id": a.0, "repair_id": a.1, "text": open(&a.2, pv::agreement_place(AgreementId(a.0))), "agreed_at": a.3,
             "my_revisit_answer": a.4,
         })).collect::<Vec<_>>(),
     }))

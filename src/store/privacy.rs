@@ -2,16 +2,15 @@
 //! configured keys against what is stored, re-sealing under a new key, retention, and
 //! forgetting one person.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::crypto::Keyring;
-use crate::domain::ids::PersonId;
+use crate::crypto::{CryptoError, Keyring, Place, SEALED};
+use crate::domain::ids::{AgreementId, CheckinId, PersonId, RepairId};
 
 /// Every column holding free text a person wrote: (table, key columns, text column).
-/// Adding a text column means adding it here, so keys, rotation and checks cover it.
+/// Adding a text column means adding it here (and a place function below), so keys,
+/// rotation and checks cover it. The key columns are the associated data of its values.
 pub const SEALED_COLUMNS: &[(&str, &[&str], &str)] = &[
     ("checkin_answers", &["checkin_id", "person_id"], "note"),
     (
@@ -27,6 +26,36 @@ pub const SEALED_COLUMNS: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
+/// Where a check-in note lives.
+pub fn note_place(checkin: CheckinId, person: PersonId) -> Place {
+    Place::new("checkin_answers", "note", &[&checkin.0, &person.0])
+}
+
+/// Where a weekly answer lives.
+pub fn weekly_place(checkin: CheckinId, person: PersonId, theme: &str) -> Place {
+    Place::new("weekly_answers", "body", &[&checkin.0, &person.0, &theme])
+}
+
+/// Where a repair text lives.
+pub fn repair_text_place(repair: RepairId, writer: PersonId, kind: &str, round: i16) -> Place {
+    Place::new(
+        "repair_texts",
+        "body",
+        &[&repair.0, &writer.0, &kind, &round],
+    )
+}
+
+/// Where an agreement's text lives.
+pub fn agreement_place(id: AgreementId) -> Place {
+    Place::new("agreements", "text", &[&id.0])
+}
+
+/// The SQL expression giving a row's key as `Place::row` spells it.
+fn row_key(keys: &[&str]) -> String {
+    let parts: Vec<String> = keys.iter().map(|k| format!("{k}::text")).collect();
+    format!("concat_ws('|', {})", parts.join(", "))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyCheckError {
     #[error("config key `privacy.encryption_key`: {0} encrypted texts are stored but no key is configured; set the key they were written with")]
@@ -39,69 +68,165 @@ pub enum KeyCheckError {
     Sql(#[from] sqlx::Error),
 }
 
-/// Refuses to start when stored text could not be read with the configured keys.
+fn key_error(e: CryptoError, stored: &str, total: i64) -> KeyCheckError {
+    match e {
+        CryptoError::NoKey => KeyCheckError::Missing(total),
+        CryptoError::UnknownKey(k) => KeyCheckError::UnknownKey(k),
+        _ => KeyCheckError::WrongKey(
+            Keyring::key_id_of(stored)
+                .or_else(|| stored.split(':').nth(2))
+                .unwrap_or("?")
+                .into(),
+        ),
+    }
+}
+
+/// Refuses to start when stored text could not be read with the configured keys: for each
+/// key id in use, a few values are opened at their places; one that opens proves the key.
 pub async fn verify_keys(pool: &PgPool, keys: &Keyring) -> Result<(), KeyCheckError> {
-    let mut samples: Vec<(String, i64, String)> = Vec::new();
-    for (table, _, col) in SEALED_COLUMNS {
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select split_part({col}, ':', 3) as id, count(*), min({col}) from {table}
-             where {col} like 'enc:v1:%' group by 1"
+    let mut total = 0;
+    let mut failure = None;
+    for (table, key_cols, col) in SEALED_COLUMNS {
+        let ids: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select split_part({col}, ':', 3), count(*) from {table}
+             where left({col}, {n}) = '{SEALED}' group by 1",
+            n = SEALED.len()
         )))
         .fetch_all(pool)
         .await?;
-        samples.extend(rows);
-    }
-    let total: i64 = samples.iter().map(|s| s.1).sum();
-    let mut seen = BTreeSet::new();
-    for (id, _, sample) in samples {
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        match keys.open(&sample) {
-            Ok(_) => {}
-            Err(crate::crypto::CryptoError::NoKey) => return Err(KeyCheckError::Missing(total)),
-            Err(crate::crypto::CryptoError::UnknownKey(k)) => {
-                return Err(KeyCheckError::UnknownKey(k))
+        for (id, n) in ids {
+            total += n;
+            let samples: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select {rk}, {col} from {table} where left({col}, length($1)) = $1 limit 5",
+                rk = row_key(key_cols)
+            )))
+            .bind(format!("{SEALED}{id}:"))
+            .fetch_all(pool)
+            .await?;
+            let mut opened = false;
+            let mut last = None;
+            for (row, value) in &samples {
+                let place = Place {
+                    table,
+                    column: col,
+                    row: row.clone(),
+                };
+                match keys.open(value, &place) {
+                    Ok(_) => {
+                        opened = true;
+                        break;
+                    }
+                    Err(e) => last = Some((e, value.clone())),
+                }
             }
-            Err(_) => return Err(KeyCheckError::WrongKey(id)),
+            if !opened && failure.is_none() {
+                failure = last;
+            }
         }
     }
-    Ok(())
+    match failure {
+        Some((e, stored)) => Err(key_error(e, &stored, total)),
+        None => Ok(()),
+    }
 }
 
-/// Re-seals every stored text under the current key (plaintext too). Returns how many
-/// values changed. Runs in one transaction: all or nothing.
-pub async fn rotate(pool: &PgPool, keys: &Keyring) -> Result<u64, KeyCheckError> {
-    let Some(current) = keys.current_id() else {
-        return Err(KeyCheckError::Missing(0));
+/// What a re-sealing pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Resealed {
+    /// Values now in their final form (sealed under the current key, or tagged plain).
+    pub resealed: u64,
+    /// Values that could not be opened at their place (moved or damaged): left as they are.
+    pub unavailable: u64,
+    /// Values changed by someone else while this pass ran and still not current (a running
+    /// Attune with the old key, say): run again after restarting it with the new key.
+    pub remaining: u64,
+}
+
+/// Values one re-sealing transaction handles at most.
+const RESEAL_BATCH: usize = 500;
+
+/// Brings every stored text into its final form for `keys`: values from before tags
+/// (release 0.1) are tagged and bound to their place, values under an old key are sealed
+/// under the current one, and plain values are sealed once a key is set. Used at start-up
+/// and by `attune rotate-key`. Each value is replaced only if it still holds what was read
+/// (compare and set), so it is safe while Attune runs: an edit made meanwhile is never
+/// lost, and what it left under an old key is counted in `remaining`.
+pub async fn reseal(pool: &PgPool, keys: &Keyring) -> Result<Resealed, KeyCheckError> {
+    let mut out = Resealed::default();
+    let current = match keys.current_id() {
+        Some(id) => format!("{SEALED}{id}:"),
+        None => crate::crypto::PLAIN.to_string(),
     };
-    let prefix = format!("enc:v1:{current}:");
-    let mut tx = pool.begin().await?;
-    let mut changed = 0;
-    for (table, _, col) in SEALED_COLUMNS {
-        let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select ctid::text, {col} from {table} where {col} is not null and {col} not like $1 || '%'"
+    for (table, key_cols, col) in SEALED_COLUMNS {
+        let rk = row_key(key_cols);
+        let rows: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select ctid::text, {rk}, {col} from {table}
+             where {col} is not null and left({col}, length($1)) <> $1"
         )))
-        .bind(&prefix)
-        .fetch_all(&mut *tx)
+        .bind(&current)
+        .fetch_all(pool)
         .await?;
-        for (ctid, value) in rows {
-            let plain = keys.open(&value).map_err(|e| match e {
-                crate::crypto::CryptoError::UnknownKey(k) => KeyCheckError::UnknownKey(k),
-                _ => KeyCheckError::WrongKey(Keyring::key_id_of(&value).unwrap_or("?").into()),
-            })?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "update {table} set {col} = $1 where ctid = $2::tid"
-            )))
-            .bind(keys.seal(&plain))
-            .bind(ctid)
-            .execute(&mut *tx)
-            .await?;
-            changed += 1;
+        for batch in rows.chunks(RESEAL_BATCH) {
+            let mut tx = pool.begin().await?;
+            for (ctid, row, value) in batch {
+                let place = Place {
+                    table,
+                    column: col,
+                    row: row.clone(),
+                };
+                let tagged = value.starts_with(crate::crypto::PLAIN) || value.starts_with(SEALED);
+                let plain = if tagged {
+                    match keys.open(value, &place) {
+                        Ok(p) => p,
+                        Err(CryptoError::Undecryptable(_) | CryptoError::Malformed) => {
+                            tracing::warn!(
+                                table,
+                                column = col,
+                                "a stored text does not open at its place; left as it is"
+                            );
+                            out.unavailable += 1;
+                            continue;
+                        }
+                        Err(e) => return Err(key_error(e, value, 0)),
+                    }
+                } else {
+                    keys.open_legacy(value)
+                        .map_err(|e| key_error(e, value, 0))?
+                };
+                let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "update {table} set {col} = $1
+                     where ctid = $2::tid and {col} = $3 and {rk} = $4"
+                )))
+                .bind(keys.seal(&plain, &place))
+                .bind(ctid)
+                .bind(value)
+                .bind(row)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                out.resealed += n;
+            }
+            tx.commit().await?;
         }
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from {table} where {col} is not null and left({col}, length($1)) <> $1"
+        )))
+        .bind(&current)
+        .fetch_one(pool)
+        .await?;
+        out.remaining += left as u64;
     }
-    tx.commit().await?;
-    Ok(changed)
+    out.remaining = out.remaining.saturating_sub(out.unavailable);
+    Ok(out)
+}
+
+/// `attune rotate-key`: re-seals every stored text under the current key.
+pub async fn rotate(pool: &PgPool, keys: &Keyring) -> Result<Resealed, KeyCheckError> {
+    if keys.current_id().is_none() {
+        return Err(KeyCheckError::Missing(0));
+    }
+    verify_keys(pool, keys).await?;
+    reseal(pool, keys).await
 }
 
 /// What retention removes: each table of raw answers and texts, and what makes a row old

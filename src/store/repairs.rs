@@ -285,12 +285,17 @@ pub struct Text {
     pub writer: PersonId,
     pub kind: TextKind,
     pub round: i16,
+    /// Empty when `unavailable`.
     pub body: String,
+    /// The stored text could not be opened (moved or damaged): never shown, never replaced
+    /// by a draft.
+    pub unavailable: bool,
     pub shared: bool,
 }
 
 #[derive(sqlx::FromRow)]
 struct TextRow {
+    repair_id: Uuid,
     writer: Uuid,
     kind: String,
     round: i16,
@@ -300,13 +305,21 @@ struct TextRow {
 
 impl TextRow {
     fn open(self, keys: &Keyring) -> sqlx::Result<Text> {
+        let body = keys.open_lossy(
+            Some(&self.body),
+            &super::privacy::repair_text_place(
+                RepairId(self.repair_id),
+                PersonId(self.writer),
+                &self.kind,
+                self.round,
+            ),
+        );
         Ok(Text {
             writer: PersonId(self.writer),
             kind: TextKind::parse(&self.kind).ok_or_else(|| bad("text kind", &self.kind))?,
             round: self.round,
-            body: keys
-                .open(&self.body)
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            unavailable: body.is_none(),
+            body: body.unwrap_or_default(),
             shared: self.shared,
         })
     }
@@ -321,7 +334,7 @@ pub async fn text(
     round: i16,
 ) -> sqlx::Result<Option<Text>> {
     let row: Option<TextRow> = sqlx::query_as(
-        "select writer, kind, round, body, shared from repair_texts
+        "select repair_id, writer, kind, round, body, shared from repair_texts
          where repair_id = $1 and writer = $2 and kind = $3 and round = $4",
     )
     .bind(repair.0)
@@ -330,7 +343,11 @@ pub async fn text(
     .bind(round)
     .fetch_optional(ex)
     .await?;
-    row.map(|r| r.open(keys)).transpose()
+    // A text that cannot be opened reads as not written: never shown, never shared.
+    Ok(row
+        .map(|r| r.open(keys))
+        .transpose()?
+        .filter(|t| !t.unavailable))
 }
 
 /// Only what its writers chose to share, oldest first: the one list views may quote from.
@@ -340,13 +357,20 @@ pub async fn shared_texts(
     repair: RepairId,
 ) -> sqlx::Result<Vec<Text>> {
     let rows: Vec<TextRow> = sqlx::query_as(
-        "select writer, kind, round, body, shared from repair_texts
+        "select repair_id, writer, kind, round, body, shared from repair_texts
          where repair_id = $1 and shared order by shared_at, kind, round",
     )
     .bind(repair.0)
     .fetch_all(ex)
     .await?;
-    rows.into_iter().map(|r| r.open(keys)).collect()
+    // What cannot be opened is never posted.
+    Ok(rows
+        .into_iter()
+        .map(|r| r.open(keys))
+        .collect::<sqlx::Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|t| !t.unavailable)
+        .collect())
 }
 
 /// Saves a private draft. A text that was already shared is never changed (false).
@@ -372,7 +396,10 @@ pub async fn save_draft(
     .bind(writer.0)
     .bind(kind.as_str())
     .bind(round)
-    .bind(keys.seal(body))
+    .bind(keys.seal(
+        body,
+        &super::privacy::repair_text_place(repair, writer, kind.as_str(), round),
+    ))
     .bind(now)
     .execute(ex)
     .await?
@@ -428,8 +455,11 @@ impl AgreementRow {
             couple: CoupleId(self.couple_id),
             repair: RepairId(self.repair_id),
             text: keys
-                .open(&self.text)
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                .open_lossy(
+                    Some(&self.text),
+                    &super::privacy::agreement_place(AgreementId(self.id)),
+                )
+                .ok_or_else(|| bad("agreement text", "unavailable"))?,
             created_at: self.created_at,
         })
     }
@@ -451,7 +481,7 @@ pub async fn create_agreement(
     .bind(id.0)
     .bind(couple.0)
     .bind(repair.0)
-    .bind(keys.seal(text))
+    .bind(keys.seal(text, &super::privacy::agreement_place(id)))
     .bind(now)
     .execute(ex)
     .await?;
@@ -509,14 +539,17 @@ pub async fn all_bodies(
     keys: &Keyring,
     repair: RepairId,
 ) -> sqlx::Result<Vec<String>> {
-    let rows: Vec<String> =
-        sqlx::query_scalar("select body from repair_texts where repair_id = $1")
-            .bind(repair.0)
-            .fetch_all(ex)
-            .await?;
+    let rows: Vec<TextRow> = sqlx::query_as(
+        "select repair_id, writer, kind, round, body, shared from repair_texts where repair_id = $1",
+    )
+    .bind(repair.0)
+    .fetch_all(ex)
+    .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|b| keys.open_lossy(Some(&b)))
+        .filter_map(|r| r.open(keys).ok())
+        .filter(|t| !t.unavailable)
+        .map(|t| t.body)
         .collect())
 }
 

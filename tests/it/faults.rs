@@ -936,6 +936,8 @@ async fn kill_9_mid_burst_posts_each_prompt_once_and_keeps_acknowledged_answers(
             .unwrap();
     let note: u32 = note
         .as_deref()
+        // The spawned bot runs without a key: plain text, behind its tag.
+        .and_then(|n| n.strip_prefix(attune::crypto::PLAIN))
         .and_then(|n| n.strip_prefix("note-"))
         .and_then(|n| n.parse().ok())
         .expect("a saved note");

@@ -88,7 +88,7 @@ async fn notes_are_sealed_at_rest_and_start_up_checks_the_key() {
         .await
         .unwrap();
     assert!(
-        raw.starts_with("enc:v1:") && !raw.contains("SENTINEL"),
+        raw.starts_with("enc:v2:") && !raw.contains("SENTINEL"),
         "{raw}"
     );
 
@@ -117,7 +117,8 @@ async fn notes_are_sealed_at_rest_and_start_up_checks_the_key() {
     let changed = attune::store::privacy::rotate(stage.pool(), &rotating)
         .await
         .unwrap();
-    assert_eq!(changed, 1);
+    assert_eq!(changed.resealed, 1);
+    assert_eq!(changed.remaining, 0);
     stage.config.privacy.keys = Keyring::parse(Some(&new), &[]).unwrap();
     stage.start_bot().await.unwrap();
     answer(&stage, BOB, "3", "bob's own words", false).await;
@@ -398,4 +399,194 @@ fn logs_at_the_most_verbose_level_carry_no_tokens_or_typed_text() {
     ]) {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
+}
+
+/// The exported texts, as their writer sees them.
+async fn exported(stage: &Stage, user: u64) -> Value {
+    let r = stage.cmd(user, "attune export", vec![]).await.unwrap();
+    let m = r.message().cloned().unwrap();
+    let file = m
+        .attachments
+        .iter()
+        .find(|a| a.filename == "attune-export.json")
+        .expect("a JSON file");
+    serde_json::from_slice(&file.bytes).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_shaped_like_the_storage_format_stays_text_through_restart_and_rotation() {
+    const NOTE: &str = "enc:v1:x:y";
+    const MOMENT: &str = "enc:v2:k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    init_logging();
+    let mut config = base_config();
+    // Encryption off, as a host who opted out would run it.
+    config.privacy.keys = Keyring::none();
+    let mut stage = Stage::start(&config, at("2026-11-25T05:00:00Z"))
+        .await
+        .unwrap();
+    couple_in_berlin(&stage).await;
+    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    answer(&stage, ALICE, "4", NOTE, true).await;
+    let modal = repair_modal(&stage, ALICE, RepairAction::ChooseOwn).await;
+    stage
+        .fake
+        .submit_modal(ALICE, &modal, vec![("text", MOMENT)])
+        .await
+        .unwrap();
+    stage.settle().await.unwrap();
+
+    // A restart with encryption still off starts and reads the texts as typed.
+    stage.stop_bot().await;
+    stage
+        .start_bot()
+        .await
+        .expect("starts with text shaped like ours");
+    let doc = exported(&stage, ALICE).await;
+    assert_eq!(doc["checkin_answers"][0]["note"], NOTE);
+    assert_eq!(doc["repair_texts"][0]["text"], MOMENT);
+
+    // Encryption on: `rotate-key` seals both, counting exactly what it sealed.
+    let key = Keyring::generate();
+    let on = Keyring::parse(Some(&key), &[]).unwrap();
+    let r = attune::store::privacy::rotate(stage.pool(), &on)
+        .await
+        .unwrap();
+    assert_eq!((r.resealed, r.unavailable, r.remaining), (2, 0, 0), "{r:?}");
+    let again = attune::store::privacy::rotate(stage.pool(), &on)
+        .await
+        .unwrap();
+    assert_eq!(again.resealed, 0, "nothing left to re-seal");
+    stage.stop_bot().await;
+    stage.config.privacy.keys = on;
+    stage.start_bot().await.expect("starts with the new key");
+    // Encryption on from the start of a text, too.
+    let doc = exported(&stage, ALICE).await;
+    assert_eq!(doc["checkin_answers"][0]["note"], NOTE);
+    assert_eq!(doc["repair_texts"][0]["text"], MOMENT);
+
+    // A second key: rotate again, restart, and the reveal shows the note exactly.
+    let next = Keyring::generate();
+    let rotating = Keyring::parse(Some(&next), &[key]).unwrap();
+    let r = attune::store::privacy::rotate(stage.pool(), &rotating)
+        .await
+        .unwrap();
+    assert_eq!(r.resealed, 2, "{r:?}");
+    stage.stop_bot().await;
+    stage.config.privacy.keys = Keyring::parse(Some(&next), &[]).unwrap();
+    stage.start_bot().await.unwrap();
+    answer(&stage, BOB, "3", "enc:v1:bob:typed-this-too", false).await;
+    stage.settle().await.unwrap();
+    let reveal = stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .find(|m| m.text().contains("revealed"))
+        .expect("a reveal");
+    assert!(reveal.text().contains(NOTE), "{}", reveal.text());
+    let doc = exported(&stage, ALICE).await;
+    assert_eq!(doc["repair_texts"][0]["text"], MOMENT);
+    finish(stage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_value_moved_elsewhere_is_refused_and_an_edit_keeps_it() {
+    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
+    couple_in_berlin(&stage).await;
+    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    // bob's private note, then alice's shared one.
+    answer(&stage, BOB, "2", "SENTINEL-bob-private-note", false).await;
+    let post = post_for(&stage, ALICE);
+    let f = &stage.fake;
+    let card = f
+        .click_button(
+            ALICE,
+            post.id,
+            &post.control(Act::Checkin(CheckinAction::Answer)).unwrap(),
+        )
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    let add = card.control(Act::Checkin(CheckinAction::Note)).unwrap();
+    let modal = f
+        .click_button(ALICE, card.id, &add)
+        .await
+        .unwrap()
+        .modal()
+        .cloned()
+        .unwrap();
+    f.submit_modal(ALICE, &modal, vec![("note", "alice's words")])
+        .await
+        .unwrap();
+    let share = f
+        .message(card.id)
+        .unwrap()
+        .control(Act::Checkin(CheckinAction::ShareNote))
+        .unwrap();
+    f.click_button(ALICE, card.id, &share).await.unwrap();
+    // Someone with write access but no key moves bob's private note into alice's shared one.
+    sqlx::query(
+        "update checkin_answers a set note = b.note from checkin_answers b
+         where a.person_id = (select person_id from identities where external_id = $1)
+           and b.person_id = (select person_id from identities where external_id = $2)",
+    )
+    .bind(ALICE.to_string())
+    .bind(BOB.to_string())
+    .execute(stage.pool())
+    .await
+    .unwrap();
+    let moved: String = sqlx::query_scalar(
+        "select note from checkin_answers where person_id = (select person_id from identities where external_id = $1)",
+    )
+    .bind(ALICE.to_string())
+    .fetch_one(stage.pool())
+    .await
+    .unwrap();
+    // An edit of something else (her mood) does not overwrite the damaged value.
+    let mood = f
+        .message(card.id)
+        .unwrap()
+        .control(Act::Checkin(CheckinAction::Mood))
+        .unwrap();
+    f.select(ALICE, card.id, &mood, vec!["4".into()])
+        .await
+        .unwrap();
+    let kept: String = sqlx::query_scalar(
+        "select note from checkin_answers where person_id = (select person_id from identities where external_id = $1)",
+    )
+    .bind(ALICE.to_string())
+    .fetch_one(stage.pool())
+    .await
+    .unwrap();
+    assert_eq!(kept, moved, "the next edit keeps what it could not open");
+    let done = f
+        .message(card.id)
+        .unwrap()
+        .control(Act::Checkin(CheckinAction::Submit))
+        .unwrap();
+    f.click_button(ALICE, card.id, &done).await.unwrap();
+    stage.settle().await.unwrap();
+    let reveal = stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .find(|m| m.text().contains("revealed"))
+        .expect("the reveal still happens");
+    assert!(
+        !reveal.text().contains("SENTINEL-bob-private-note"),
+        "a moved value is never posted: {}",
+        reveal.text()
+    );
+    // Rotation leaves it where it is and says so.
+    let rotating = Keyring::parse(
+        Some(&Keyring::generate()),
+        &[key_text(&stage.config.privacy.keys)],
+    )
+    .unwrap();
+    let r = attune::store::privacy::rotate(stage.pool(), &rotating)
+        .await
+        .unwrap();
+    assert_eq!((r.resealed, r.unavailable), (1, 1), "{r:?}");
+    finish(stage).await;
 }

@@ -435,16 +435,27 @@ async fn full_repair_reaches_an_agreement_and_closes_warmly() {
 
     let (step, status, _) = repair_row(&stage).await;
     assert_eq!((step.as_str(), status.as_str()), ("done", "completed"));
-    let agreement: String = sqlx::query_scalar("select text from agreements")
-        .fetch_one(stage.pool())
-        .await
-        .unwrap();
+    let (agreement_id, agreement): (uuid::Uuid, String) =
+        sqlx::query_as("select id, text from agreements")
+            .fetch_one(stage.pool())
+            .await
+            .unwrap();
     // Sealed at rest; the configured key opens it.
     assert!(
         !agreement.contains("SENTINEL"),
         "agreements are encrypted at rest"
     );
-    let agreement = stage.config.privacy.keys.open(&agreement).unwrap();
+    let agreement = stage
+        .config
+        .privacy
+        .keys
+        .open(
+            &agreement,
+            &attune::store::privacy::agreement_place(attune::domain::ids::AgreementId(
+                agreement_id,
+            )),
+        )
+        .unwrap();
     assert_eq!(agreement, "SENTINEL-LINE we say pause when talk gets fast.");
     let (ci, cp): (Option<i16>, Option<i16>) =
         sqlx::query_as("select initiator_connection, partner_connection from repairs")
@@ -1177,11 +1188,18 @@ async fn over_long_text_is_refused_and_nothing_is_stored() {
         .submit_modal(ALICE, &modal, vec![("text", &exact)])
         .await
         .unwrap();
-    let body: String = sqlx::query_scalar("select body from repair_texts")
-        .fetch_one(stage.pool())
-        .await
-        .unwrap();
-    let body = stage.config.privacy.keys.open(&body).unwrap();
+    let (rid, writer, kind, round, body): (uuid::Uuid, uuid::Uuid, String, i16, String) =
+        sqlx::query_as("select repair_id, writer, kind, round, body from repair_texts")
+            .fetch_one(stage.pool())
+            .await
+            .unwrap();
+    let place = attune::store::privacy::repair_text_place(
+        attune::domain::ids::RepairId(rid),
+        attune::domain::ids::PersonId(writer),
+        &kind,
+        round,
+    );
+    let body = stage.config.privacy.keys.open(&body, &place).unwrap();
     assert_eq!(body.len(), max);
     finish(stage).await;
 }
@@ -1370,11 +1388,22 @@ async fn a_hurt_partner_who_starts_is_heard_first_then_a_round_goes_the_other_wa
     let close = advance(&stage, BOB, &agree, RepairAction::Agree).await;
     private(&stage, ALICE, &close, RepairAction::Close4).await;
     let summary = advance(&stage, BOB, &close, RepairAction::Close4).await;
-    let agreement: String = sqlx::query_scalar("select text from agreements")
-        .fetch_one(stage.pool())
-        .await
+    let (agreement_id, agreement): (uuid::Uuid, String) =
+        sqlx::query_as("select id, text from agreements")
+            .fetch_one(stage.pool())
+            .await
+            .unwrap();
+    let agreement = stage
+        .config
+        .privacy
+        .keys
+        .open(
+            &agreement,
+            &attune::store::privacy::agreement_place(attune::domain::ids::AgreementId(
+                agreement_id,
+            )),
+        )
         .unwrap();
-    let agreement = stage.config.privacy.keys.open(&agreement).unwrap();
     assert!(
         agreement.contains("SENTINEL-A") && agreement.contains("SENTINEL-B"),
         "{agreement}"

@@ -268,5 +268,15 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working() {
         text.contains("Looking forward to our walk tonight."),
         "{text}"
     );
+    // Start-up re-sealed every value of 0.1 bound to its place: none is left untagged.
+    for (table, _, col) in store::privacy::SEALED_COLUMNS {
+        let untagged: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from {table} where {col} is not null and {col} not like 'enc:v2:%'"
+        )))
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+        assert_eq!(untagged, 0, "{table}.{col}");
+    }
     finish(stage).await;
 }
