@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::MatrixConfig;
+use crate::domain::backoff::Policy;
 use crate::state::AppState;
 pub use transport::MatrixTransport;
 
@@ -175,26 +176,33 @@ impl Running {
     }
 }
 
-/// `client.sync_once` in a loop: a failure waits, doubling up to a minute, and tries again;
+/// How long a failed sync waits: doubling from half a second up to a minute.
+const SYNC_BACKOFF: Policy = Policy {
+    initial: Duration::from_millis(500),
+    max: Duration::from_secs(60),
+};
+
+/// `client.sync_once` in a loop: a failure waits (the one back-off policy) and tries again;
 /// the position is the store's, so a restart continues where the last sync ended.
 async fn sync_loop(client: Client, mut stop: watch::Receiver<bool>) {
     let settings = SyncSettings::default().timeout(Duration::from_secs(10));
-    let mut backoff = Duration::from_millis(500);
+    let mut failures = 0u32;
     loop {
         if *stop.borrow() {
             return;
         }
         tokio::select! {
             r = client.sync_once(settings.clone()) => match r {
-                Ok(_) => backoff = Duration::from_millis(500),
+                Ok(_) => failures = 0,
                 Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let wait = SYNC_BACKOFF.delay(failures);
                     let status = e.as_client_api_error().map(|a| a.status_code.as_u16());
-                    tracing::warn!(?status, wait = ?backoff, "Matrix sync failed; trying again");
+                    tracing::warn!(?status, ?wait, "Matrix sync failed; trying again");
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(wait) => {}
                         _ = stop.changed() => return,
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
                 }
             },
             _ = stop.changed() => return,
