@@ -100,7 +100,7 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    attune::app::install_tls_provider();
+    attune::process::install_tls_provider();
     let a = args();
     let (url, _) = synapse();
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];

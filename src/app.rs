@@ -37,16 +37,6 @@ pub struct Running {
     stop: watch::Sender<bool>,
 }
 
-/// Installs rustls' ring provider as the process default, once. matrix-sdk compiles in
-/// aws-lc-rs next to our ring, and with two providers rustls cannot choose one and panics at
-/// the first TLS connection; a later call (or a provider already installed) changes nothing.
-pub fn install_tls_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 /// Connects to Postgres (creating the database and applying migrations), then starts the
 /// transports and the scheduler.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
@@ -81,7 +71,7 @@ pub async fn start_with_pool(
             "privacy.encryption_key is not set: notes and repair texts are stored unencrypted (run `attune keygen`)"
         );
     }
-    install_tls_provider();
+    crate::process::install_tls_provider();
     let serve_discord = config.discord.token.is_some();
     if !serve_discord && !config.matrix.enabled() {
         anyhow::bail!(config.require_transport().unwrap_err());

@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pool.close().await;
             println!(
                 "database {} is up to date",
-                crate::store::display_url(&config.database.url)
+                crate::config::display_url(&config.database.url)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -194,7 +194,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `main`: parses the arguments and runs them on a multi-threaded runtime.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::app::install_tls_provider();
+    crate::process::install_tls_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -326,7 +326,7 @@ impl Default for DatabaseConfig {
 impl fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseConfig")
-            .field("url", &crate::store::display_url(&self.url))
+            .field("url", &display_url(&self.url))
             .field("max_connections", &self.max_connections)
             .finish()
     }
@@ -337,7 +337,7 @@ impl Serialize for DatabaseConfig {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("DatabaseConfig", 2)?;
         // The password, if any, never leaves the process.
-        st.serialize_field("url", &crate::store::display_url(&self.url))?;
+        st.serialize_field("url", &display_url(&self.url))?;
         st.serialize_field("max_connections", &self.max_connections)?;
         st.end()
     }
@@ -971,6 +971,15 @@ fn figment_error(e: figment::Error) -> ConfigError {
         },
         format!("{problem}{source}"),
     )
+}
+
+/// The URL with any password hidden, for messages and logs.
+pub fn display_url(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("REDACTED"));
+    }
+    u.to_string()
 }
 
 #[cfg(test)]

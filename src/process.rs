@@ -1,4 +1,5 @@
-//! Process-wide settings made once at start-up, before the runtime starts any thread.
+//! Process-wide settings made once at start-up: the allocator's arenas (before the runtime
+//! starts any thread) and the one TLS provider.
 
 /// How many malloc arenas glibc may keep. Its default (8 per core) lets the start-up burst of
 /// thousands of GUILD_CREATE payloads, parsed on several runtime threads, leave freed memory
@@ -17,4 +18,14 @@ pub fn cap_malloc_arenas() {
         let ok = unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) };
         debug_assert_eq!(ok, 1, "mallopt(M_ARENA_MAX) is supported by glibc");
     }
+}
+
+/// Installs rustls' ring provider as the process default, once. matrix-sdk compiles in
+/// aws-lc-rs next to our ring, and with two providers rustls cannot choose one and panics at
+/// the first TLS connection; a later call (or a provider already installed) changes nothing.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }

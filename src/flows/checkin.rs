@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 use super::access::{couple_here, partner_of, require_post};
 use super::delivery::{Plan, Record};
+use super::round::{change, draw_question, open, plain_prompt, safety_card};
 use super::view::{button, panel};
 use super::{refuse, refuse_with, Answer, FlowError, FlowResult, Here, Refusal, Reply, Who};
 use crate::content::copy::keys::{checkin as k, mood as km};
@@ -19,7 +20,6 @@ use crate::domain::couple::Couple;
 use crate::domain::custom_id::{CheckinAction as A, CustomId};
 use crate::domain::ids::{CheckinId, CoupleId, JobId, PersonId, PersonRef};
 use crate::domain::jobs::Job;
-use crate::domain::micro::{rng_for, shuffled};
 use crate::domain::schedule::Slot;
 use crate::domain::time::local_instant;
 use crate::state::AppState;
@@ -325,11 +325,6 @@ fn note_request(lib: &Library, round: &Checkin, current: Option<&str>) -> TextRe
     }
 }
 
-/// A question with its placeholders as plain words ("your partner", "you").
-pub(super) fn plain_prompt(lib: &Library, q: &str) -> String {
-    lib.prompt_text(q, None, None).words()
-}
-
 /// The key of the note's text field.
 pub const NOTE_FIELD: &str = "note";
 
@@ -482,65 +477,6 @@ pub fn reveal_card(
 // Interactions.
 // ---------------------------------------------------------------------------------------
 
-/// Whether a round still takes answers: not once revealed, nor once its window closed
-/// (its reveal may still be on its way: what was answered by then is what it shows).
-pub(super) fn open(round: &Checkin, now: DateTime<Utc>) -> FlowResult<()> {
-    if round.revealed {
-        refuse(k::REVEALED)
-    } else if round.closes_at <= now {
-        refuse(k::CLOSED)
-    } else {
-        Ok(())
-    }
-}
-
-/// Changes one partner's answer under the round's row lock; refuses once it is revealed.
-/// Brings the reveal forward when everyone asked has now settled.
-pub(super) async fn change(
-    st: &AppState,
-    couple: &Couple,
-    me: PersonId,
-    round: CheckinId,
-    f: impl FnOnce(&mut Ans) -> FlowResult<()>,
-) -> FlowResult<(Checkin, Ans)> {
-    let now = st.clock.now();
-    let keys = st.keys();
-    let mut tx = st.pool.begin().await?;
-    let Some(r) = checkins::lock(&mut tx, round).await? else {
-        return Err(Refusal::stale().into());
-    };
-    open(&r, now)?;
-    let mut a = checkins::answer(&mut *tx, keys, round, me)
-        .await?
-        .unwrap_or_default();
-    f(&mut a)?;
-    checkins::save_answer(&mut *tx, keys, round, me, &a, now).await?;
-    let all = checkins::answers(&mut *tx, keys, round).await?;
-    let asked = checkins::asked(&mut tx, &r, &couple.partner_ids()).await?;
-    let states: Vec<dc::AnswerState> = asked
-        .iter()
-        .filter_map(|u| all.iter().find(|x| x.user == Some(*u)))
-        .map(|x| dc::AnswerState {
-            submitted: x.submitted,
-            skipped: x.skipped,
-        })
-        .collect();
-    let ready = dc::ready_to_reveal(&states, asked.len());
-    if ready {
-        let key = Job::CheckinReveal {
-            couple: r.couple.0,
-            checkin: r.id.0,
-        }
-        .dedupe_key();
-        jobs::bring_forward(&mut *tx, &key, now).await?;
-    }
-    tx.commit().await?;
-    if ready {
-        st.wake.notify_one();
-    }
-    Ok((r, a))
-}
-
 /// The person's own local date (their zone, or UTC until they set one).
 fn today_for(couple: &Couple, person: PersonId, now: DateTime<Utc>) -> NaiveDate {
     let zone = couple
@@ -548,19 +484,6 @@ fn today_for(couple: &Couple, person: PersonId, now: DateTime<Utc>) -> NaiveDate
         .and_then(|p| p.zone)
         .unwrap_or(chrono_tz::Tz::UTC);
     crate::domain::time::local_date(zone, now)
-}
-
-/// The private words for someone who may not be safe: what happens now, then where to find
-/// help.
-pub fn safety_card(lib: &Library, opening: &str) -> Card {
-    let s = &lib.safety;
-    let mut t = Text::plain(opening);
-    for part in [&s.resources, &s.self_harm] {
-        if !part.trim().is_empty() {
-            t = t.para(Text::plain(part.as_str()));
-        }
-    }
-    Card::text(t)
 }
 
 /// A button or a menu on a check-in (`values` are a menu's chosen values).
@@ -785,53 +708,6 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     .with_buttons(post_buttons(lib, round.id))
     .notifying(vec![other]);
     Ok(Answer::public(card))
-}
-
-/// The next question of a pool for this couple: each couple walks the slot's questions (or a
-/// weekly theme's) in its own shuffled order, kept in Postgres, so no question comes back
-/// before the pool is used up. Returns (id, text).
-pub async fn draw_question(
-    tx: &mut sqlx::PgConnection,
-    lib: &Library,
-    seed: u64,
-    couple: CoupleId,
-    slot: &str,
-    theme: Option<&str>,
-) -> sqlx::Result<Option<(String, String)>> {
-    let ids: Vec<&str> = lib
-        .questions
-        .iter()
-        .filter(|q| q.slot == slot && q.theme.as_deref() == theme)
-        .map(|q| q.id.as_str())
-        .collect();
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    let pool = match theme {
-        Some(t) => format!("{slot}:{t}"),
-        None => slot.to_string(),
-    };
-    let (mut remaining, mut refills) = store::questions::lock(tx, couple, &pool).await?;
-    // Questions a host removed from the library drop out.
-    remaining.retain(|id| ids.contains(&id.as_str()));
-    if remaining.is_empty() {
-        let all: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-        let mut rng = rng_for(
-            seed,
-            &[couple.0.as_bytes(), pool.as_bytes(), &refills.to_le_bytes()],
-        );
-        remaining = shuffled(&all, &mut rng);
-        refills += 1;
-    }
-    let id = remaining.remove(0);
-    store::questions::save(tx, couple, &pool, &remaining, refills).await?;
-    let text = lib
-        .questions
-        .iter()
-        .find(|q| q.id == id)
-        .map(|q| q.text.clone())
-        .unwrap_or_default();
-    Ok(Some((id, text)))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod privacy;
 pub mod recap;
 pub mod repair;
+pub mod round;
 pub mod settings;
 pub mod view;
 pub mod weekly;

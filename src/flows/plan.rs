@@ -108,7 +108,7 @@ pub async fn plan_recap(
     let Some(settings) = schedules::couple(&mut *tx, couple).await? else {
         return Ok(None);
     };
-    super::weekly::schedule_after(tx, couple, c.home_zone(), &settings, now, now).await?;
+    schedule_weekly_after(tx, couple, c.home_zone(), &settings, now, now).await?;
     schedule_recap_after(tx, couple, c.home_zone(), &settings, now, now).await
 }
 
@@ -184,4 +184,27 @@ pub async fn plan_micro(
     };
     schedule_next_micro(tx, seed, couple, user, &sched, &settings, now, now).await?;
     Ok(())
+}
+
+/// Schedules the first weekly check-in due after `after`; a week whose round already ran is
+/// passed over.
+pub async fn schedule_weekly_after(
+    tx: &mut sqlx::PgConnection,
+    couple: CoupleId,
+    home: chrono_tz::Tz,
+    settings: &crate::domain::schedule::CoupleSettings,
+    mut after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    let Some((day, time)) = settings.weekly() else {
+        return Ok(None);
+    };
+    for _ in 0..4 {
+        let (week, at) = recap::next_due(home, day, time, after);
+        if jobs::schedule(&mut *tx, &Job::weekly_checkin(couple, week), at, now).await? {
+            return Ok(Some(at));
+        }
+        after = at;
+    }
+    Ok(None)
 }

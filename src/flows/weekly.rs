@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::checkin::{change, open, safety_card};
 use super::delivery::{Plan, Record};
+use super::round::{change, open, safety_card};
 use super::view::{button, panel};
 use super::{refuse, Answer, FlowError, FlowResult, Reply};
 use crate::content::copy::keys::{checkin as kc, weekly as k};
@@ -146,7 +146,7 @@ fn request(lib: &Library, round: &Checkin, mine: &[WeeklyAnswer]) -> TextRequest
             .map(|(theme, _, q)| TextField {
                 key: theme,
                 label: theme_label(lib, theme),
-                placeholder: Some(super::checkin::plain_prompt(lib, q)),
+                placeholder: Some(super::round::plain_prompt(lib, q)),
                 value: mine
                     .iter()
                     .find(|a| a.theme == theme)
@@ -352,29 +352,6 @@ fn closes_at(
     }
 }
 
-/// Schedules the first weekly check-in due after `after`; a week whose round already ran is
-/// passed over.
-pub async fn schedule_after(
-    tx: &mut sqlx::PgConnection,
-    couple: CoupleId,
-    home: chrono_tz::Tz,
-    settings: &crate::domain::schedule::CoupleSettings,
-    mut after: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> sqlx::Result<Option<DateTime<Utc>>> {
-    let Some((day, time)) = settings.weekly() else {
-        return Ok(None);
-    };
-    for _ in 0..4 {
-        let (week, at) = dr::next_due(home, day, time, after);
-        if jobs::schedule(&mut *tx, &Job::weekly_checkin(couple, week), at, now).await? {
-            return Ok(Some(at));
-        }
-        after = at;
-    }
-    Ok(None)
-}
-
 /// Opens the week's round (once per couple and week, across retries) and plans its reveal;
 /// the post notifies both partners.
 pub async fn prepare_post(
@@ -397,7 +374,8 @@ pub async fn prepare_post(
     // Chain next week first, so a skipped or missed week never breaks the rhythm.
     if let Some((day, time)) = settings.weekly() {
         let this = dr::due(home, week, day, time);
-        schedule_after(&mut tx, couple_id, home, &settings, this.max(now), now).await?;
+        super::plan::schedule_weekly_after(&mut tx, couple_id, home, &settings, this.max(now), now)
+            .await?;
     } else {
         tx.commit().await?;
         return Ok(Plan::Skipped("weekly check-in off"));
@@ -422,7 +400,7 @@ pub async fn prepare_post(
             let mut ids = Vec::new();
             let mut texts = Vec::new();
             for theme in WEEKLY_THEMES {
-                let q = super::checkin::draw_question(
+                let q = super::round::draw_question(
                     &mut tx,
                     &st.content,
                     st.config.scheduler.seed,

@@ -35,7 +35,7 @@ const SYNCED_MARKER: &str = "attune-synced-once";
 
 /// Builds the client on the store and logs in (password) or restores the session (token).
 pub async fn connect(config: &MatrixConfig) -> anyhow::Result<Client> {
-    crate::app::install_tls_provider();
+    crate::process::install_tls_provider();
     let homeserver = config
         .homeserver
         .as_ref()

@@ -23,7 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use url::Url;
 
-use crate::config::DatabaseConfig;
+use crate::config::{display_url, DatabaseConfig};
 
 /// The migrations this binary knows. Migrations it does not know (applied by a newer binary
 /// while several processes are upgraded one by one) are accepted: they are additive, and the
@@ -56,15 +56,6 @@ pub enum StoreError {
     TooOld { needed: i64, known: i64 },
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
-}
-
-/// The URL with any password hidden, for messages and logs.
-pub fn display_url(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(Some("REDACTED"));
-    }
-    u.to_string()
 }
 
 fn db_name(url: &Url) -> String {

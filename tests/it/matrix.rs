@@ -134,7 +134,7 @@ impl Drop for Person {
 }
 
 async fn person(name: &str) -> Person {
-    attune::app::install_tls_provider();
+    attune::process::install_tls_provider();
     let (url, _) = synapse();
     let id = register(name, "pw-partner").await;
     let store = tempfile::tempdir().unwrap();

@@ -460,7 +460,7 @@ async fn show(st: &AppState, repair: &Repair, me: PersonId, show: Show) -> FlowR
         Show::EndConfirm => Answer::private(view::end_confirm(lib, repair.id)),
         Show::KeepGoing => Answer::update(Card::text(lib.t(k::CARRYING_ON, &[]))),
         Show::Settle => Answer::private(view::settle_card(lib, repair.id)),
-        Show::Safety => Answer::private(crate::flows::checkin::safety_card(
+        Show::Safety => Answer::private(crate::flows::round::safety_card(
             lib,
             &lib.safety.unsafe_private,
         )),
@@ -537,7 +537,7 @@ async fn respond(
     let moved = prev.step != next.step || prev.status != next.status;
     if action == Action::NotSafe {
         // Only the one who pressed sees why; the room reads an ordinary pause.
-        let mut answer = Answer::private(crate::flows::checkin::safety_card(
+        let mut answer = Answer::private(crate::flows::round::safety_card(
             lib,
             &lib.safety.unsafe_private,
         ));
