@@ -8,7 +8,7 @@ use poise::serenity_prelude as serenity;
 use serenity::{ComponentInteraction, CreateInteractionResponse, FullEvent, Interaction};
 
 use super::{render, BotError, Data};
-use crate::domain::custom_id::{CheckinAction, CustomId, PersonalAction};
+use crate::domain::custom_id::{CheckinAction, CustomId};
 use crate::flows::{self, Answer, FlowError, Here, Reply, Who};
 use crate::metrics::{InteractionKind, Outcome};
 
@@ -136,24 +136,7 @@ async fn route(
             tracing::info!(reason = %e, "refused a malformed custom id");
             Err(flows::Refusal::stale().into())
         }
-        Ok(CustomId::Invite(id, action)) => {
-            flows::onboarding::answer_invitation(st, who, here, id, action).await
-        }
-        Ok(CustomId::Leave(id, action)) => {
-            flows::onboarding::leave_choice(st, who, here, id, action).await
-        }
-        Ok(CustomId::Checkin(id, action)) => {
-            flows::checkin::press(st, who, here, id, action, values).await
-        }
-        Ok(CustomId::Forget(_, action)) => flows::privacy::forget_choice(st, who, action).await,
-        Ok(CustomId::Micro(id, action)) => flows::micro::press(st, who, here, id, action).await,
-        Ok(CustomId::Repair(id, action)) => flows::repair::press(st, who, here, id, action).await,
-        Ok(CustomId::Personal(id, PersonalAction::Care)) => {
-            flows::care::choose(st, who, here, id, values).await
-        }
-        Ok(CustomId::Personal(id, PersonalAction::MyNumbers)) => {
-            flows::recap::mine(st, who, here, id).await
-        }
+        Ok(id) => flows::press(st, who, here, id, values).await,
     }
 }
 

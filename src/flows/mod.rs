@@ -28,7 +28,9 @@ use std::time::Duration;
 use crate::content::copy::{keys, Arg, Key};
 use crate::content::Library;
 use crate::domain::couple::Room;
+use crate::domain::custom_id::{CustomId, PersonalAction};
 use crate::domain::ids::TransportKind;
+use crate::state::AppState;
 use crate::transport::{Card, Text, TextRequest};
 
 /// Who acts, as their transport identified them.
@@ -210,3 +212,28 @@ pub fn refuse_with<T>(key: Key, args: Vec<(&'static str, Arg)>) -> Result<T, Flo
 }
 
 pub type FlowResult<T = Answer> = Result<T, FlowError>;
+
+/// A press of a choice (a button, a menu, a numbered reply), by its typed custom id: the one
+/// dispatch every transport hands its parsed presses to (`values` are a menu's choices).
+pub async fn press(
+    st: &AppState,
+    who: &Who,
+    here: &Here,
+    id: CustomId,
+    values: &[String],
+) -> FlowResult {
+    match id {
+        CustomId::Invite(id, action) => {
+            onboarding::answer_invitation(st, who, here, id, action).await
+        }
+        CustomId::Leave(id, action) => onboarding::leave_choice(st, who, here, id, action).await,
+        CustomId::Checkin(id, action) => checkin::press(st, who, here, id, action, values).await,
+        CustomId::Forget(_, action) => privacy::forget_choice(st, who, action).await,
+        CustomId::Micro(id, action) => micro::press(st, who, here, id, action).await,
+        CustomId::Repair(id, action) => repair::press(st, who, here, id, action).await,
+        CustomId::Personal(id, PersonalAction::Care) => {
+            care::choose(st, who, here, id, values).await
+        }
+        CustomId::Personal(id, PersonalAction::MyNumbers) => recap::mine(st, who, here, id).await,
+    }
+}

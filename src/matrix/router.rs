@@ -22,7 +22,7 @@ use super::commands::{self, Command, Parsed};
 use super::render::{self, Meta};
 use super::transport::{recent_own, MatrixTransport};
 use crate::content::copy::keys;
-use crate::domain::custom_id::{CheckinAction, CustomId, PersonalAction};
+use crate::domain::custom_id::{CheckinAction, CustomId};
 use crate::domain::ids::TransportKind;
 use crate::flows::{self, Answer, FlowError, Here, Reply, Who};
 use crate::metrics::{InteractionKind, Outcome};
@@ -274,24 +274,7 @@ async fn press(
 ) -> Result<Answer, FlowError> {
     match custom_id.parse::<CustomId>() {
         Err(_) => Err(flows::Refusal::stale().into()),
-        Ok(CustomId::Invite(id, action)) => {
-            flows::onboarding::answer_invitation(st, who, here, id, action).await
-        }
-        Ok(CustomId::Leave(id, action)) => {
-            flows::onboarding::leave_choice(st, who, here, id, action).await
-        }
-        Ok(CustomId::Checkin(id, action)) => {
-            flows::checkin::press(st, who, here, id, action, values).await
-        }
-        Ok(CustomId::Forget(_, action)) => flows::privacy::forget_choice(st, who, action).await,
-        Ok(CustomId::Micro(id, action)) => flows::micro::press(st, who, here, id, action).await,
-        Ok(CustomId::Repair(id, action)) => flows::repair::press(st, who, here, id, action).await,
-        Ok(CustomId::Personal(id, PersonalAction::Care)) => {
-            flows::care::choose(st, who, here, id, values).await
-        }
-        Ok(CustomId::Personal(id, PersonalAction::MyNumbers)) => {
-            flows::recap::mine(st, who, here, id).await
-        }
+        Ok(id) => flows::press(st, who, here, id, values).await,
     }
 }
 
