@@ -10,11 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use attune::config::Config;
-use attune::domain::custom_id::{Act, CheckinAction, InviteAction};
-use attune::sandbox::controls::Controls;
-use attune::sandbox::fake::{couple_demo, FakeChannel, FakeGuild, FakeUser, World};
 use attune::sandbox::stage::Stage;
-use serde_json::json;
+
+mod support;
+use support::{pct, world};
 
 struct Args {
     secs: u64,
@@ -47,40 +46,6 @@ fn args() -> Args {
     a
 }
 
-fn world(couples: u64) -> (World, Vec<(u64, u64, u64)>) {
-    let mut world = couple_demo();
-    let mut out = Vec::new();
-    for i in 0..couples {
-        let (a, b, channel) = (300_000 + 2 * i, 300_001 + 2 * i, 900_000 + i);
-        for id in [a, b] {
-            world.users.push(FakeUser {
-                id,
-                name: format!("u{id}"),
-                bot: false,
-            });
-        }
-        world.guilds.push(FakeGuild {
-            id: (2_000_000 + i) << 22,
-            name: format!("g{i}"),
-            channels: vec![FakeChannel {
-                id: channel,
-                name: "us".into(),
-            }],
-            members: vec![a, b],
-        });
-        out.push((a, b, channel));
-    }
-    (world, out)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = args();
@@ -88,69 +53,7 @@ async fn main() -> anyhow::Result<()> {
     config.scheduler.seed = 7;
     let (world, couples) = world(args.couples);
     let stage = Stage::start_with_world(&config, "2026-11-25T05:00:00Z".parse()?, world).await?;
-    let t = Instant::now();
-    for (a, b, channel) in &couples {
-        let invite = stage
-            .fake
-            .run_command(
-                *a,
-                *channel,
-                "attune setup",
-                vec![("partner", json!(b.to_string()))],
-            )
-            .await?;
-        let invite = invite.message()?.clone();
-        let accept = invite
-            .control(Act::Invite(InviteAction::Accept))
-            .expect("Accept");
-        stage.fake.click_button(*b, invite.id, &accept).await?;
-        for u in [a, b] {
-            stage
-                .fake
-                .run_command(
-                    *u,
-                    *channel,
-                    "attune timezone",
-                    vec![("zone", json!("UTC"))],
-                )
-                .await?;
-        }
-    }
-    stage.run_until("2026-11-25T08:01:00Z".parse()?).await?;
-    // Every partner opens their private answer card; the mood select on it is the target.
-    let mut targets = Vec::new();
-    for (a, b, channel) in &couples {
-        for u in [*a, *b] {
-            let post = stage
-                .fake
-                .messages(*channel)
-                .into_iter()
-                .find(|m| {
-                    m.ephemeral_for.is_none()
-                        && m.content.contains(&format!("<@{u}>, it's check-in time"))
-                })
-                .expect("check-in post");
-            let open = post
-                .control(Act::Checkin(CheckinAction::Answer))
-                .expect("Answer button");
-            let card = stage
-                .fake
-                .click_button(u, post.id, &open)
-                .await?
-                .message()?
-                .clone();
-            let select = card
-                .control(Act::Checkin(CheckinAction::Mood))
-                .expect("mood select");
-            targets.push((u, card.id, select));
-        }
-    }
-    eprintln!(
-        "set up {} couples ({} answer cards) in {:.1} s",
-        couples.len(),
-        targets.len(),
-        t.elapsed().as_secs_f64()
-    );
+    let targets = support::answer_cards(&stage, &couples, "2026-11-25T08:01:00Z".parse()?).await?;
     let targets = Arc::new(targets);
     println!(
         "| rate (/s) | duration | sent | answered | failed | p50 ms | p90 ms | p99 ms | max ms |"

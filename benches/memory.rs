@@ -45,6 +45,7 @@ fn world(n: u64) -> World {
             channels: vec![FakeChannel {
                 id: 1_000_000 + i,
                 name: "us".into(),
+                private: false,
             }],
             members: vec![a, b],
         });

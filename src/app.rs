@@ -68,7 +68,7 @@ pub async fn start_with_pool(
     }
     if !config.privacy.keys.is_enabled() {
         tracing::warn!(
-            "privacy.encryption_key is not set: notes and repair texts are stored unencrypted (run `attune keygen`)"
+            "no encryption key: notes and repair texts are stored unencrypted (privacy.plaintext; without it `attune run` makes a key file)"
         );
     }
     crate::process::install_tls_provider();

@@ -80,9 +80,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config_path = cli.config.as_deref();
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
-            let config = load(config_path)?;
+            let mut config = load(config_path)?;
             config.require_transport()?;
             crate::telemetry::init(&config.log);
+            // Private by default: the first start makes the key that seals stored text.
+            if let Some(path) = config.privacy.make_key_if_missing()? {
+                tracing::warn!(path = %path.display(),
+                    "made an encryption key for notes and repair texts; back this file up: without it they cannot be read");
+            }
             let running = crate::app::start(config, Arc::new(SystemClock)).await?;
             running.run_until_signal().await?;
             Ok(ExitCode::SUCCESS)
@@ -101,6 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig => match Config::load(config_path) {
             Ok(config) => {
                 print!("{}", config.redacted());
+                eprintln!("{}", config.privacy.key_summary());
                 if let Err(e) = config.require_transport() {
                     eprintln!("warning: {e} (needed by `attune run`)");
                 }

@@ -568,10 +568,91 @@ pub struct PrivacyConfig {
     /// Raw answers and texts older than this many days are deleted; unset keeps them.
     #[garde(inner(range(min = 1)))]
     pub retention_days: Option<u32>,
+    /// Where the key Attune makes for itself lives when `encryption_key` is unset: made on the
+    /// first `attune run`, readable only by Attune's user. Unset: `attune.key` in systemd's
+    /// state directory (`$STATE_DIRECTORY`), else in the working directory.
+    #[garde(skip)]
+    pub key_file: Option<PathBuf>,
+    /// Store notes and repair texts unencrypted: no key and no key file. Off by default.
+    #[garde(skip)]
+    pub plaintext: bool,
     /// The keys above, parsed.
     #[serde(skip)]
     #[garde(skip)]
     pub keys: crate::crypto::Keyring,
+    /// Where the current key comes from.
+    #[serde(skip)]
+    #[garde(skip)]
+    pub key_source: KeySource,
+}
+
+/// Where the key that seals stored text comes from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum KeySource {
+    /// `privacy.encryption_key`.
+    Configured,
+    /// The key file Attune made earlier.
+    File(PathBuf),
+    /// No key yet: `attune run` makes one in this file.
+    ToMake(PathBuf),
+    /// `privacy.plaintext = true`: no key.
+    #[default]
+    Plaintext,
+}
+
+impl PrivacyConfig {
+    /// The key file's path (see `key_file`).
+    pub fn key_file_path(&self) -> PathBuf {
+        if let Some(p) = &self.key_file {
+            return p.clone();
+        }
+        let dir = std::env::var_os("STATE_DIRECTORY")
+            .map(PathBuf::from)
+            // systemd may list several; the first is Attune's own.
+            .map(|d| {
+                d.to_string_lossy()
+                    .split(':')
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or(d)
+            })
+            .unwrap_or_default();
+        dir.join("attune.key")
+    }
+
+    /// Makes the key file when there is none yet (`attune run` on its first start) and seals
+    /// with it from then on. Returns the path when a key was made.
+    pub fn make_key_if_missing(&mut self) -> Result<Option<PathBuf>, ConfigError> {
+        let KeySource::ToMake(path) = &self.key_source else {
+            return Ok(None);
+        };
+        let path = path.clone();
+        let text = crate::crypto::key_file::create(&path)
+            .map_err(|e| ConfigError::new("privacy.key_file", e))?;
+        let old: Vec<String> = self.old_keys.iter().map(|k| k.expose().to_string()).collect();
+        self.keys = crate::crypto::Keyring::parse(Some(&text), &old)
+            .map_err(|e| ConfigError::new("privacy.key_file", e))?;
+        self.key_source = KeySource::File(path.clone());
+        Ok(Some(path))
+    }
+
+    /// One line for the host on where the key lives and what to back up.
+    pub fn key_summary(&self) -> String {
+        match &self.key_source {
+            KeySource::Configured => "notes and repair texts are sealed with privacy.encryption_key; keep a copy of it somewhere safe".into(),
+            KeySource::File(p) => format!(
+                "notes and repair texts are sealed with the key in {}; back that file up: without it they cannot be read",
+                p.display()
+            ),
+            KeySource::ToMake(p) => format!(
+                "no key yet: the first `attune run` makes one in {} (readable only by Attune's user); back that file up",
+                p.display()
+            ),
+            KeySource::Plaintext => {
+                "privacy.plaintext = true: notes and repair texts are stored unencrypted".into()
+            }
+        }
+    }
 }
 
 /// A Matrix user id as the spec writes it: `@localpart:server`. Anything else is refused here,
@@ -838,17 +919,43 @@ impl Config {
             }
         }
         errors.extend(config.matrix.problems());
-        match crate::crypto::Keyring::parse(
-            config.privacy.encryption_key.as_ref().map(Secret::expose),
-            &config
-                .privacy
-                .old_keys
-                .iter()
-                .map(|k| k.expose().to_string())
-                .collect::<Vec<_>>(),
-        ) {
+        let old: Vec<String> = config
+            .privacy
+            .old_keys
+            .iter()
+            .map(|k| k.expose().to_string())
+            .collect();
+        let privacy = &mut config.privacy;
+        let (current, key) = match (&privacy.encryption_key, privacy.plaintext) {
+            (Some(k), _) => {
+                privacy.key_source = KeySource::Configured;
+                (Some(k.expose().to_string()), "privacy.encryption_key")
+            }
+            (None, true) => {
+                privacy.key_source = KeySource::Plaintext;
+                (None, "privacy.plaintext")
+            }
+            (None, false) => {
+                let path = privacy.key_file_path();
+                match crate::crypto::key_file::read(&path) {
+                    Ok(Some(text)) => {
+                        privacy.key_source = KeySource::File(path);
+                        (Some(text), "privacy.key_file")
+                    }
+                    Ok(None) => {
+                        privacy.key_source = KeySource::ToMake(path);
+                        (None, "privacy.key_file")
+                    }
+                    Err(e) => {
+                        errors.push(ConfigError::new("privacy.key_file", e));
+                        (None, "privacy.key_file")
+                    }
+                }
+            }
+        };
+        match crate::crypto::Keyring::parse(current.as_deref(), &old) {
             Ok(k) => config.privacy.keys = k,
-            Err(e) => errors.push(ConfigError::new("privacy.encryption_key", e)),
+            Err(e) => errors.push(ConfigError::new(key, e)),
         }
         if errors.is_empty() {
             Ok(config)
@@ -882,11 +989,7 @@ impl Config {
     /// The effective configuration as TOML, secrets and passwords redacted.
     pub fn redacted(&self) -> String {
         let mut out = toml::to_string(self).unwrap_or_else(|e| format!("# could not print: {e}\n"));
-        if self.privacy.encryption_key.is_none() {
-            out.push_str(
-                "\n# privacy.encryption_key is not set: free text is stored unencrypted\n",
-            );
-        }
+        out.push_str(&format!("\n# {}\n", self.privacy.key_summary()));
         out
     }
 }

@@ -13,6 +13,8 @@
 //! else plain); start-up re-seals them (`store::privacy::reseal`), so the read path refuses
 //! untagged values.
 
+pub mod key_file;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};

@@ -274,6 +274,7 @@ pub mod keys {
             NEED_MOOD = "need_mood";
             NOTE_TOO_LONG = "note_too_long";
             ALREADY_OPEN = "already_open" (closes);
+            NOW_AGAIN = "now_again" (closes);
             REVEAL_ANSWER = "reveal_answer" (answer);
         }
         micro {
@@ -343,6 +344,8 @@ pub mod keys {
         common {
             SORRY = "sorry";
             TRY_AGAIN = "try_again";
+            UNSAVED = "unsaved" (text);
+            UNSAVED_FILE = "unsaved_file";
             BAD_ARGUMENT = "bad_argument";
             DM_REFUSAL = "dm_refusal";
             NO_COUPLE_HERE = "no_couple_here";
@@ -418,6 +421,9 @@ pub mod keys {
             FIELD_STATE = "field_state";
             FIELD_NEXT = "field_next";
             FIELD_RHYTHM = "field_rhythm";
+            FIELD_READERS = "field_readers";
+            ROOM_OPEN = "room_open";
+            ROOM_PRIVATE = "room_private";
             STATUS_FOOTER = "status_footer" (since);
             NO_CHECKINS_SCHEDULED = "no_checkins_scheduled";
             UPCOMING_LINE = "upcoming_line" (person, slot, at, in);

@@ -28,6 +28,17 @@ fn here(ctx: &Ctx<'_>) -> Here {
     super::here(ctx.channel_id(), ctx.guild_id(), permissions)
 }
 
+/// [`here`], with whether everyone in the server can read the channel (for setup and status,
+/// which tell the couple so).
+async fn here_and_who_reads(ctx: &Ctx<'_>) -> Here {
+    let mut h = here(ctx);
+    if let Some(guild) = ctx.guild_id() {
+        h.open_to_others =
+            super::open_to_everyone(&ctx.serenity_context().http, guild, ctx.channel_id()).await;
+    }
+    h
+}
+
 /// Sends a flow's answer as the command's reply (and its followups and posts).
 async fn answer(ctx: Ctx<'_>, a: Answer) -> Result<(), BotError> {
     match &a.reply {
@@ -80,7 +91,8 @@ pub async fn setup(
         who: super::who(&partner),
         is_bot: partner.bot,
     };
-    let a = flows::onboarding::setup(&ctx.data().state, &who(&ctx), &here(&ctx), &invitee).await?;
+    let here = here_and_who_reads(&ctx).await;
+    let a = flows::onboarding::setup(&ctx.data().state, &who(&ctx), &here, &invitee).await?;
     answer(ctx, a).await
 }
 
@@ -108,7 +120,8 @@ pub async fn timezone(
 /// See how Attune is set up in this channel.
 #[poise::command(slash_command)]
 pub async fn status(ctx: Ctx<'_>) -> Result<(), BotError> {
-    let a = flows::onboarding::status(&ctx.data().state, &who(&ctx), &here(&ctx)).await?;
+    let here = here_and_who_reads(&ctx).await;
+    let a = flows::onboarding::status(&ctx.data().state, &who(&ctx), &here).await?;
     answer(ctx, a).await
 }
 

@@ -52,7 +52,7 @@ pub async fn on_error(err: poise::FrameworkError<'_, std::sync::Arc<Data>, BotEr
                 .allowed_mentions(render::no_pings());
             let mut outcome = outcome_of::<()>(&Err(error));
             if let Err(e) = ctx.send(reply).await {
-                tracing::warn!(error = %e, "could not send the error reply");
+                tracing::warn!(error = %super::transport::describe(&e), "could not send the error reply");
                 outcome = Outcome::Error;
             }
             count_command(ctx, outcome).await;
@@ -73,7 +73,7 @@ pub async fn on_error(err: poise::FrameworkError<'_, std::sync::Arc<Data>, BotEr
         poise::FrameworkError::Setup { error, .. } => error.0.log("setup"),
         other => {
             if let Err(e) = poise::builtins::on_error(other).await {
-                tracing::warn!(error = %e, "poise error handler failed");
+                tracing::warn!(error = %super::transport::describe(&e), "poise error handler failed");
             }
         }
     }

@@ -52,7 +52,39 @@ pub fn here(
         space: guild.map(|g| g.get().to_string()),
         direct: guild.is_none(),
         can_post: permissions.is_none_or(|p| p.contains(needed)),
+        open_to_others: None,
     }
+}
+
+/// Whether everyone in the server can read this channel: @everyone's permissions with the
+/// channel's overwrites for @everyone applied (as Discord computes them). `None` when Discord
+/// did not answer in time; other roles' and members' overwrites are not looked at.
+pub async fn open_to_everyone(
+    http: &serenity::Http,
+    guild: serenity::GuildId,
+    channel: serenity::ChannelId,
+) -> Option<bool> {
+    let look = async {
+        let g = http.get_guild(guild).await.ok()?;
+        let everyone = serenity::RoleId::new(guild.get());
+        let base = g.roles.get(&everyone)?.permissions;
+        if base.administrator() {
+            return Some(true);
+        }
+        let ch = http.get_channel(channel).await.ok()?.guild()?;
+        let mut p = base;
+        for o in &ch.permission_overwrites {
+            if o.kind == serenity::PermissionOverwriteType::Role(everyone) {
+                p = (p & !o.deny) | o.allow;
+            }
+        }
+        Some(p.view_channel())
+    };
+    // Two small reads inside the three seconds a command has; a slow answer only costs the hint.
+    tokio::time::timeout(std::time::Duration::from_millis(800), look)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The HTTP client, pointed at `discord.proxy_url` when set. serenity ignores the proxy while

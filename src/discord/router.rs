@@ -99,7 +99,7 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, data: 
                 .create_response(&ctx.http, render::ephemeral_response(&e.text(&st.content)))
                 .await
             {
-                tracing::warn!(error = %e, "could not answer a component interaction");
+                tracing::warn!(error = %super::transport::describe(&e), "could not answer a component interaction");
                 outcome = Outcome::Error;
             }
             None
@@ -107,14 +107,14 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, data: 
     };
     if let Some(a) = answer {
         if let Err(e) = ci.create_response(&ctx.http, first_response(&a)).await {
-            tracing::warn!(error = %e, "could not answer a component interaction");
+            tracing::warn!(error = %super::transport::describe(&e), "could not answer a component interaction");
             outcome = Outcome::Error;
         }
         st.metrics
             .interaction(InteractionKind::Component, outcome, received.elapsed());
         for f in &a.followups {
             if let Err(e) = ci.create_followup(&ctx.http, render::followup(f)).await {
-                tracing::warn!(error = %e, "could not send a followup");
+                tracing::warn!(error = %super::transport::describe(&e), "could not send a followup");
             }
         }
         post_after(data, &a).await;
@@ -174,13 +174,23 @@ async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, data
         Ok(a) => a,
         Err(e) => {
             e.log("modal");
-            Answer::from(Reply::Private(crate::transport::Card::text(
-                e.text(&st.content),
-            )))
+            // The form is gone once submitted: what was typed comes back with the answer.
+            let typed: Vec<String> = mi
+                .data
+                .components
+                .iter()
+                .flat_map(|r| r.components.iter())
+                .filter_map(|c| match c {
+                    serenity::ActionRowComponent::InputText(t) => t.value.clone(),
+                    _ => None,
+                })
+                .filter(|v| !v.trim().is_empty())
+                .collect();
+            Answer::from(Reply::Private(flows::unsaved(&st.content, &e, &typed)))
         }
     };
     if let Err(e) = mi.create_response(&ctx.http, first_response(&answer)).await {
-        tracing::warn!(error = %e, "could not answer a modal");
+        tracing::warn!(error = %super::transport::describe(&e), "could not answer a modal");
         st.metrics
             .interaction(InteractionKind::Modal, Outcome::Error, received.elapsed());
         return;
@@ -191,7 +201,7 @@ async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, data
     // named moment back to its writer only).
     for f in &answer.followups {
         if let Err(e) = mi.create_followup(&ctx.http, render::followup(f)).await {
-            tracing::warn!(error = %e, "could not send a modal followup");
+            tracing::warn!(error = %super::transport::describe(&e), "could not send a modal followup");
         }
     }
     post_after(data, &answer).await;

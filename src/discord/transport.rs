@@ -67,6 +67,42 @@ pub fn classify(e: &serenity::Error) -> PostError {
     })
 }
 
+/// A serenity error for the logs, without anything a request's URL carries: interaction
+/// callbacks and followups put the interaction's token in the path (reqwest's own text names
+/// the URL), so only the status, Discord's error code, or the error's causes are kept.
+pub fn describe(e: &serenity::Error) -> String {
+    match e {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
+            format!("HTTP {} (Discord code {})", r.status_code.as_u16(), r.error.code)
+        }
+        serenity::Error::Http(serenity::HttpError::Request(re)) => {
+            let kind = if re.is_timeout() {
+                "timed out"
+            } else if re.is_connect() {
+                "could not connect"
+            } else {
+                "request failed"
+            };
+            // The causes (hyper's, the socket's) describe the failure; none holds the URL.
+            let mut causes = Vec::new();
+            let mut source = std::error::Error::source(re);
+            while let Some(c) = source {
+                causes.push(c.to_string());
+                source = c.source();
+            }
+            if causes.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{kind}: {}", causes.join(": "))
+            }
+        }
+        serenity::Error::Http(_) => "HTTP client error".into(),
+        serenity::Error::Json(_) => "unreadable response".into(),
+        serenity::Error::Gateway(g) => format!("gateway: {g}"),
+        _ => "client error".into(),
+    }
+}
+
 /// The wait a 429 asks for: the body's `retry_after` (seconds, fractional), else the
 /// `Retry-After` header, else a second.
 pub fn retry_after(headers: &reqwest::header::HeaderMap, body: &serde_json::Value) -> Duration {

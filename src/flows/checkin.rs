@@ -657,6 +657,17 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     let lib = &st.content;
     let now = st.clock.now();
     if let Some(open) = checkins::open_round(&st.pool, couple.id).await? {
+        if open.slot == "now" {
+            // Its post was an answer to a /checkin, which may have committed and never
+            // reached the channel: running it again shows the same round again.
+            let card = Card::text(lib.t(
+                k::NOW_AGAIN,
+                &[("closes", Arg::Instant(open.closes_at, TimeStyle::Relative))],
+            ))
+            .with_panel(post_panel(lib, &couple, &open, None))
+            .with_buttons(post_buttons(lib, open.id));
+            return Ok(Answer::public(card));
+        }
         return refuse_with(
             k::ALREADY_OPEN,
             vec![("closes", Arg::Instant(open.closes_at, TimeStyle::Relative))],
@@ -666,6 +677,9 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
         return refuse(crate::content::copy::keys::common::NO_COUPLE_HERE);
     };
     let mut tx = st.pool.begin().await?;
+    // Every draw from a couple's question bags runs under the couple's lock (the scheduled
+    // post reads the bag with it).
+    couples::lock(&mut tx, couple.id).await?;
     let zone = couple.home_zone();
     let today = crate::domain::time::local_date(zone, now);
     let slot = if now.with_timezone(&zone).hour() < 15 {
@@ -715,11 +729,17 @@ pub async fn now(st: &AppState, who: &Who, here: &Here) -> FlowResult {
 // ---------------------------------------------------------------------------------------
 
 /// Opens (or joins) a round and schedules its reveal and reminder; the post follows.
+///
+/// A scheduled post is the busiest path on a busy morning, so its bookkeeping is a few
+/// statements in one transaction: lock the couple (reading schedules and settings with it),
+/// read the post's state, and write everything (the round, its delivery key, reveal,
+/// reminder, tomorrow's post, the question bag and the "about to send" mark) at once.
 // The job's own fields, spelled out, so each job kind keeps its own signature.
 #[allow(clippy::too_many_arguments)]
 pub async fn prepare_post(
     st: &AppState,
     job_id: JobId,
+    token: uuid::Uuid,
     couple_id: CoupleId,
     person: PersonId,
     slot_name: &str,
@@ -730,140 +750,181 @@ pub async fn prepare_post(
     let Some(slot) = Slot::parse(slot_name) else {
         return Ok(Plan::Skipped("unknown slot"));
     };
-    let Some(couple) = couples::get(&st.pool, couple_id, true).await? else {
+    let mut tx = st.pool.begin().await?;
+    let Some((couple, schedules, settings)) =
+        couples::lock_with_schedules(&mut tx, couple_id).await?
+    else {
         return Ok(Plan::Skipped("couple ended"));
     };
-    let Some(due) = couple.person_ref(person) else {
+    let (Some(due), Some(sched)) = (
+        couple.person_ref(person),
+        schedules
+            .into_iter()
+            .find_map(|(p, s)| (p == person).then_some(s)),
+    ) else {
         return Ok(Plan::Skipped("not a partner any more"));
     };
-    let mut tx = st.pool.begin().await?;
-    couples::lock(&mut tx, couple_id).await?;
-    let Some(sched) = schedules::partner(&mut *tx, couple_id, person).await? else {
-        return Ok(Plan::Skipped("not a partner any more"));
-    };
+    let pool = super::round::bag_pool(slot.as_str(), None);
+    let (drawn, reveal_nonce, nonce);
+    let mut w = checkins::PostWrites::default();
     // Chain the next day first, so a skipped or missed day never breaks the schedule.
-    if let Some(time) = sched.slot_time(slot) {
+    let next = sched.slot_time(slot).and_then(|time| {
         let this = local_instant(sched.zone, local_date, time);
-        super::plan::schedule_next(&mut tx, couple_id, person, &sched, slot, this, now).await?;
-    }
+        sched.next(slot, this)
+    });
+    let next = next.map(|(date, at)| {
+        let job = Job::post(couple_id, person, slot, date);
+        w.moving.push(&job, at);
+        (job.dedupe_key(), at)
+    });
+    let target = PostTarget {
+        couple: couple_id,
+        person,
+        slot,
+        date: local_date,
+        now,
+        next,
+    };
+    let finish = |w, tx| write_post(tx, &target, &sched, w);
     if missed {
-        tx.commit().await?;
+        finish(w, tx).await?;
         return Ok(Plan::Missed);
     }
     if couple.is_paused(now) {
-        tx.commit().await?;
+        finish(w, tx).await?;
         return Ok(Plan::Skipped("paused"));
     }
-    let Some(settings) = schedules::couple(&mut *tx, couple_id).await? else {
-        return Err(FlowError::internal(anyhow::anyhow!(
-            "couple settings missing"
-        )));
-    };
-    let (round, nonce) =
-        match checkins::claim_post(&mut tx, couple_id, person, slot.as_str(), local_date).await? {
-            checkins::PostSlot::Posted => {
-                tx.commit().await?;
-                return Ok(Plan::Skipped("already posted"));
+    let state = checkins::post_state(
+        &mut tx,
+        couple_id,
+        person,
+        slot.as_str(),
+        local_date,
+        now,
+        &pool,
+    )
+    .await?;
+    let sending = Some((job_id, token, st.clock.shared()));
+    let round = match state.slot {
+        checkins::PostSlot::Posted => {
+            finish(w, tx).await?;
+            return Ok(Plan::Skipped("already posted"));
+        }
+        checkins::PostSlot::Unconfirmed { checkin, nonce: n } => {
+            let Some(round) = checkins::get(&mut *tx, checkin).await? else {
+                return Err(FlowError::internal(anyhow::anyhow!("round vanished")));
+            };
+            // A post that kept failing until its round closed stops mattering: an
+            // invitation to a round already closed or revealed would only disappoint.
+            if round.revealed || round.closes_at <= now {
+                finish(w, tx).await?;
+                return Ok(Plan::Missed);
             }
-            checkins::PostSlot::Unconfirmed { checkin, nonce } => {
-                let Some(round) = checkins::get(&mut *tx, checkin).await? else {
-                    return Err(FlowError::internal(anyhow::anyhow!("round vanished")));
-                };
-                // A post that kept failing until its round closed stops mattering: an
-                // invitation to a round already closed or revealed would only disappoint.
-                if round.revealed || round.closes_at <= now {
-                    tx.commit().await?;
-                    return Ok(Plan::Missed);
-                }
-                (round, nonce)
+            nonce = n;
+            w.sending = sending;
+            if !finish(w, tx).await? {
+                return Ok(Plan::Superseded);
             }
-            checkins::PostSlot::New => {
-                let closes = now + settings.window;
-                let joinable =
+            round
+        }
+        checkins::PostSlot::New => {
+            let closes = now + settings.window;
+            // Joining moves the round's reveal to the new closing time. If the reveal can no
+            // longer be moved, it is running (another process took it): this post opens a
+            // round of its own rather than join one being revealed.
+            let joinable = match state.joinable {
+                Some(_) => {
                     checkins::joinable(&mut *tx, couple_id, slot.as_str(), local_date, person, now)
-                        .await?;
-                // Joining moves the round's reveal to the new closing time. If the reveal
-                // can no longer be moved, it is running (another process took it): this
-                // post opens a round of its own rather than join one being revealed.
-                let joined = match joinable {
-                    Some(r) => {
-                        let reveal = Job::CheckinReveal {
-                            couple: couple_id.0,
-                            checkin: r.id.0,
-                        };
-                        let later = closes.max(r.closes_at);
-                        if jobs::schedule(&mut *tx, &reveal, later, now).await? {
-                            checkins::extend(&mut *tx, r.id, closes).await?;
-                            Some(r)
-                        } else {
-                            tracing::info!(couple_id = %couple_id, checkin_id = %r.id,
-                                "the round's reveal is running; opening a new round");
-                            None
-                        }
-                    }
-                    None => None,
-                };
-                let round = match joined {
-                    Some(r) => r,
-                    None => {
-                        let q = draw_question(
-                            &mut tx,
-                            &st.content,
-                            st.config.scheduler.seed,
-                            couple_id,
-                            slot.as_str(),
-                            None,
-                        )
-                        .await?;
-                        checkins::create(
-                            &mut *tx,
-                            couple_id,
-                            slot.as_str(),
-                            local_date,
-                            now,
-                            closes,
-                            q.as_ref().map(|(i, t)| (i.as_str(), t.as_str())),
-                        )
                         .await?
-                    }
-                };
-                let closes = closes.max(round.closes_at);
-                let reveal = Job::CheckinReveal {
-                    couple: couple_id.0,
-                    checkin: round.id.0,
-                };
-                jobs::schedule(&mut *tx, &reveal, closes, now).await?;
-                if let Some(delay) = settings.reminder {
-                    // A reminder only makes sense while the round is still open.
-                    if now + delay < closes {
-                        let remind = Job::CheckinRemind {
-                            couple: couple_id.0,
-                            checkin: round.id.0,
-                            user: person,
-                        };
-                        jobs::schedule_once(&mut *tx, &remind, now + delay, now).await?;
+                }
+                None => None,
+            };
+            let joined = match joinable {
+                Some(r) => {
+                    let reveal = Job::CheckinReveal {
+                        couple: couple_id.0,
+                        checkin: r.id.0,
+                    };
+                    let later = closes.max(r.closes_at);
+                    if jobs::schedule(&mut *tx, &reveal, later, now).await? {
+                        checkins::extend(&mut *tx, r.id, closes).await?;
+                        Some(Checkin {
+                            closes_at: later,
+                            ..r
+                        })
+                    } else {
+                        tracing::info!(couple_id = %couple_id, checkin_id = %r.id,
+                            "the round's reveal is running; opening a new round");
+                        None
                     }
                 }
-                let nonce = checkins::nonce_for(job_id.0);
-                checkins::insert_post(
-                    &mut *tx,
-                    couple_id,
-                    person,
-                    slot.as_str(),
-                    local_date,
-                    round.id,
-                    &nonce,
-                )
-                .await?;
-                let round = Checkin {
-                    closes_at: closes,
-                    ..round
-                };
-                (round, nonce)
+                None => None,
+            };
+            let round = match joined {
+                Some(r) => r,
+                None => {
+                    let (remaining, refills) = state.bag;
+                    drawn = super::round::draw_from(
+                        &st.content,
+                        st.config.scheduler.seed,
+                        couple_id,
+                        slot.as_str(),
+                        None,
+                        remaining,
+                        refills,
+                    );
+                    if let Some(d) = &drawn {
+                        w.bag = Some((&pool, &d.remaining, d.refills));
+                    }
+                    reveal_nonce = checkins::nonce_for(uuid::Uuid::new_v4());
+                    let round = Checkin {
+                        id: CheckinId(uuid::Uuid::new_v4()),
+                        couple: couple_id,
+                        slot: slot.as_str().to_string(),
+                        round_date: local_date,
+                        opened_at: now,
+                        closes_at: closes,
+                        revealed: false,
+                        question: drawn.as_ref().map(|d| d.text.clone()),
+                        question_id: drawn.as_ref().map(|d| d.id.clone()),
+                        reveal_nonce: reveal_nonce.clone(),
+                        reveal_message: None,
+                    };
+                    w.round = Some(checkins::NewRound {
+                        id: round.id,
+                        closes_at: closes,
+                        question: drawn.as_ref().map(|d| (d.id.as_str(), d.text.as_str())),
+                        reveal_nonce: &reveal_nonce,
+                    });
+                    let reveal = Job::CheckinReveal {
+                        couple: couple_id.0,
+                        checkin: round.id.0,
+                    };
+                    w.moving.push(&reveal, closes);
+                    round
+                }
+            };
+            if let Some(delay) = settings.reminder {
+                // A reminder only makes sense while the round is still open.
+                if now + delay < round.closes_at {
+                    let remind = Job::CheckinRemind {
+                        couple: couple_id.0,
+                        checkin: round.id.0,
+                        user: person,
+                    };
+                    w.once.push(&remind, now + delay);
+                }
             }
-        };
-    tx.commit().await?;
-    Ok(Plan::deliver(
+            nonce = checkins::nonce_for(job_id.0);
+            w.post = Some((person, round.id, &nonce));
+            w.sending = sending;
+            if !finish(w, tx).await? {
+                return Ok(Plan::Superseded);
+            }
+            round
+        }
+    };
+    let mut plan = Plan::deliver(
         couple.room.clone(),
         post_card(&st.content, &couple, &round, &due),
         nonce,
@@ -873,7 +934,44 @@ pub async fn prepare_post(
             slot: slot.as_str(),
             date: local_date,
         },
-    ))
+    );
+    if let Plan::Deliver(d) = &mut plan {
+        d.marked = true;
+    }
+    Ok(plan)
+}
+
+/// Whose post [`write_post`] writes, and tomorrow's post it chains: (key, due).
+struct PostTarget {
+    couple: CoupleId,
+    person: PersonId,
+    slot: Slot,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    next: Option<(String, DateTime<Utc>)>,
+}
+
+/// Writes what `w` holds and commits; a next day whose post already ran is passed over as
+/// `plan::schedule_next` does. False (and nothing kept) when this attempt lost its lease.
+async fn write_post(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    t: &PostTarget,
+    sched: &crate::domain::schedule::PartnerSchedule,
+    w: checkins::PostWrites<'_>,
+) -> Result<bool, FlowError> {
+    let written =
+        checkins::write_post(&mut tx, t.couple, t.slot.as_str(), t.date, t.now, &w).await?;
+    if !written.holds_lease {
+        return Ok(false);
+    }
+    if let Some((key, at)) = &t.next {
+        if !written.moved.contains(key) {
+            super::plan::schedule_next(&mut tx, t.couple, t.person, sched, t.slot, *at, t.now)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// One gentle nudge to a partner who has not answered yet.

@@ -20,6 +20,9 @@ pub enum Plan {
     /// Not now, but it still matters: try again after the usual back-off (a reveal waiting
     /// for a couple whose room refused the bot to come back with `/attune resume`).
     Later(&'static str),
+    /// This attempt lost its lease while preparing (nothing it wrote was kept): the job
+    /// belongs to its new holder.
+    Superseded,
 }
 
 #[derive(Debug)]
@@ -28,6 +31,9 @@ pub struct Delivery {
     pub card: Card,
     pub key: String,
     pub record: Record,
+    /// The flow already noted, in its own transaction, that this attempt is about to send
+    /// (see `store::jobs::mark_sending`).
+    pub marked: bool,
 }
 
 impl Plan {
@@ -37,6 +43,7 @@ impl Plan {
             card,
             key,
             record,
+            marked: false,
         }))
     }
 }

@@ -13,13 +13,14 @@ use crate::state::AppState;
 use crate::store::{checkins, micro, recap};
 use crate::transport::Transports;
 
-/// The plan for a claimed job. `missed` says it was found past its grace window; `now` is the
+/// The plan for a claimed job (`token` is the attempt's lease token). `missed` says it was found past its grace window; `now` is the
 /// shared time of the claim, so a round opened by a process whose clock runs ahead does not
 /// close late.
 pub async fn prepare(
     st: &AppState,
     transports: &Transports,
     id: JobId,
+    token: uuid::Uuid,
     job: &Job,
     missed: bool,
     now: DateTime<Utc>,
@@ -34,6 +35,7 @@ pub async fn prepare(
             super::checkin::prepare_post(
                 st,
                 id,
+                token,
                 CoupleId(*couple),
                 *user,
                 slot,
@@ -140,4 +142,40 @@ pub async fn record(st: &AppState, record: &Record, message: &MessageRef) -> sql
             Ok(())
         }
     }
+}
+
+/// Keeps what was delivered and finishes the job (status `done`), in one statement where the
+/// record allows. False when the attempt no longer held its lease: what was delivered is
+/// kept all the same, and the job is left to its new holder.
+pub async fn record_and_finish(
+    st: &AppState,
+    record: &Record,
+    message: &MessageRef,
+    id: JobId,
+    token: uuid::Uuid,
+) -> sqlx::Result<bool> {
+    let shared = st.clock.shared();
+    if let Record::CheckinPost {
+        couple,
+        person,
+        slot,
+        date,
+    } = record
+    {
+        return checkins::mark_posted_finishing(
+            &st.pool,
+            *couple,
+            *person,
+            slot,
+            *date,
+            message,
+            st.clock.now(),
+            id,
+            token,
+            shared,
+        )
+        .await;
+    }
+    self::record(st, record, message).await?;
+    crate::store::jobs::finish(&st.pool, id, token, "done", None, shared).await
 }

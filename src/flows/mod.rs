@@ -52,6 +52,9 @@ pub struct Here {
     pub direct: bool,
     /// False when the transport says the bot cannot post in this room.
     pub can_post: bool,
+    /// Whether people other than the couple can read the room, when the transport knows
+    /// (setup and status tell the couple).
+    pub open_to_others: Option<bool>,
 }
 
 /// How a flow answers the person who acted.
@@ -152,6 +155,29 @@ pub enum FlowError {
     TooSlow(Duration),
     #[error(transparent)]
     Internal(anyhow::Error),
+}
+
+/// The answer to a form whose text could not be saved (or not confirmed saved in time): a
+/// submitted form is gone, so what was typed goes back to its writer, privately, with the
+/// truth. A refusal is answered as usual (nothing was at stake). Long texts come as a file.
+pub fn unsaved(lib: &Library, e: &FlowError, typed: &[String]) -> Card {
+    if matches!(e, FlowError::Refused(_)) || typed.is_empty() {
+        return Card::text(e.text(lib));
+    }
+    let all = typed.join("\n\n");
+    // Room for our own words in one message of 2,000 characters.
+    if all.chars().count() <= 1_500 {
+        return Card::text(lib.t(
+            keys::common::UNSAVED,
+            &[("text", crate::content::copy::Arg::Quote(all))],
+        ));
+    }
+    let mut card = Card::text(lib.t(keys::common::UNSAVED_FILE, &[]));
+    card.file = Some(crate::transport::Attachment {
+        filename: "what-you-wrote.txt".into(),
+        bytes: all.into_bytes(),
+    });
+    card
 }
 
 impl FlowError {

@@ -91,12 +91,14 @@ pub async fn setup(st: &AppState, who: &Who, here: &Here, invitee: &Invitee) -> 
     invitations::create(&mut *tx, &inv, now).await?;
     tx.commit().await?;
     tracing::info!(invitation_id = %inv.id, "invitation created");
-    Ok(Answer::public(invitation_card(
-        &st.content,
-        &inv,
-        &inviter,
-        &invitee,
-    )))
+    let mut answer = Answer::public(invitation_card(&st.content, &inv, &inviter, &invitee));
+    if here.open_to_others == Some(true) {
+        // Said privately to the one setting up, before either of them writes anything.
+        answer
+            .followups
+            .push(Card::text(st.content.t(k::ROOM_OPEN, &[])));
+    }
+    Ok(answer)
 }
 
 fn invitation_card(
@@ -346,6 +348,12 @@ pub async fn status(st: &AppState, who: &Who, here: &Here) -> FlowResult {
         lib.t(k::FIELD_RHYTHM, &[]),
         super::view::shared_line(lib, &couple, &settings),
     ));
+    if let Some(open) = here.open_to_others {
+        p.fields.push(field(
+            lib.t(k::FIELD_READERS, &[]),
+            lib.t(if open { k::ROOM_OPEN } else { k::ROOM_PRIVATE }, &[]),
+        ));
+    }
     p.footer = Some(lib.t(
         k::STATUS_FOOTER,
         &[(

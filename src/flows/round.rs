@@ -98,17 +98,34 @@ pub fn safety_card(lib: &Library, opening: &str) -> Card {
     Card::text(t)
 }
 
-/// The next question of a pool for this couple: each couple walks the slot's questions (or a
-/// weekly theme's) in its own shuffled order, kept in Postgres, so no question comes back
-/// before the pool is used up. Returns (id, text).
-pub async fn draw_question(
-    tx: &mut sqlx::PgConnection,
+/// Which bag a slot (and, for the weekly round, a theme) draws from.
+pub fn bag_pool(slot: &str, theme: Option<&str>) -> String {
+    match theme {
+        Some(t) => format!("{slot}:{t}"),
+        None => slot.to_string(),
+    }
+}
+
+/// A question drawn from a couple's bag, and what the bag holds afterwards.
+pub struct Drawn {
+    pub id: String,
+    pub text: String,
+    pub remaining: Vec<String>,
+    pub refills: i32,
+}
+
+/// Draws the next question from a bag that holds `remaining` (refilled `refills` times),
+/// refilling it in the couple's own shuffled order when it is empty. `None` when the library
+/// has no question for the pool.
+pub fn draw_from(
     lib: &Library,
     seed: u64,
     couple: CoupleId,
     slot: &str,
     theme: Option<&str>,
-) -> sqlx::Result<Option<(String, String)>> {
+    mut remaining: Vec<String>,
+    mut refills: i32,
+) -> Option<Drawn> {
     let ids: Vec<&str> = lib
         .questions
         .iter()
@@ -116,13 +133,9 @@ pub async fn draw_question(
         .map(|q| q.id.as_str())
         .collect();
     if ids.is_empty() {
-        return Ok(None);
+        return None;
     }
-    let pool = match theme {
-        Some(t) => format!("{slot}:{t}"),
-        None => slot.to_string(),
-    };
-    let (mut remaining, mut refills) = store::questions::lock(tx, couple, &pool).await?;
+    let pool = bag_pool(slot, theme);
     // Questions a host removed from the library drop out.
     remaining.retain(|id| ids.contains(&id.as_str()));
     if remaining.is_empty() {
@@ -135,12 +148,43 @@ pub async fn draw_question(
         refills += 1;
     }
     let id = remaining.remove(0);
-    store::questions::save(tx, couple, &pool, &remaining, refills).await?;
     let text = lib
         .questions
         .iter()
         .find(|q| q.id == id)
         .map(|q| q.text.clone())
         .unwrap_or_default();
-    Ok(Some((id, text)))
+    Some(Drawn {
+        id,
+        text,
+        remaining,
+        refills,
+    })
+}
+
+/// The next question of a pool for this couple: each couple walks the slot's questions (or a
+/// weekly theme's) in its own shuffled order, kept in Postgres, so no question comes back
+/// before the pool is used up. Returns (id, text).
+pub async fn draw_question(
+    tx: &mut sqlx::PgConnection,
+    lib: &Library,
+    seed: u64,
+    couple: CoupleId,
+    slot: &str,
+    theme: Option<&str>,
+) -> sqlx::Result<Option<(String, String)>> {
+    if !lib
+        .questions
+        .iter()
+        .any(|q| q.slot == slot && q.theme.as_deref() == theme)
+    {
+        return Ok(None);
+    }
+    let pool = bag_pool(slot, theme);
+    let (remaining, refills) = store::questions::lock(tx, couple, &pool).await?;
+    let Some(d) = draw_from(lib, seed, couple, slot, theme, remaining, refills) else {
+        return Ok(None);
+    };
+    store::questions::save(tx, couple, &pool, &d.remaining, d.refills).await?;
+    Ok(Some((d.id, d.text)))
 }

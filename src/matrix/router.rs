@@ -203,6 +203,7 @@ async fn handle(bot: &Bot, ev: Incoming) {
         space: None,
         direct: false,
         can_post: true,
+        open_to_others: None,
     };
     let result = match (&numbers, &meta.ask) {
         (Some(ns), _) if !meta.choices.is_empty() => match render::presses(&meta.choices, ns) {
@@ -310,6 +311,7 @@ async fn command(bot: &Bot, who: &Who, acted: &Acted, parsed: Parsed) -> Result<
         space: None,
         direct: acted.direct,
         can_post: true,
+        open_to_others: None,
     };
     let cmd = match parsed {
         Parsed::Run(c) => c,

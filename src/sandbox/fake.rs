@@ -45,6 +45,8 @@ pub fn couple_demo() -> World {
             channels: vec![FakeChannel {
                 id: CHANNEL_US,
                 name: "us".to_string(),
+                // Set up as Attune asks: only the two of them (and the bot) see it.
+                private: true,
             }],
             members: vec![ALICE, BOB, CAROL, HELPERBOT],
         }],

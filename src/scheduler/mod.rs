@@ -442,6 +442,7 @@ impl Scheduler {
             st,
             &self.transports,
             claimed.id,
+            claimed.token,
             job,
             missed,
             claimed.claimed_at,
@@ -467,8 +468,7 @@ impl Scheduler {
                     Ok(Some(message)) => {
                         tracing::info!(job_id = %claimed.id, couple_id = %couple_id,
                             "found the message an earlier attempt posted; not sending again");
-                        fj::record(st, &d.record, &message).await?;
-                        return Ok(Plan::Deliver(d));
+                        return self.record(claimed, d, &message).await;
                     }
                     Ok(None) => {
                         prior = None;
@@ -485,7 +485,10 @@ impl Scheduler {
             }
         }
         self.pace(transport).await;
-        if !store::jobs::mark_sending(
+        // The flow may have noted the send in its own transaction; a fresh mark (the earlier
+        // attempt was looked for and not found) restarts it.
+        if (!d.marked || fresh)
+            && !store::jobs::mark_sending(
             &st.pool,
             claimed.id,
             claimed.token,
@@ -515,8 +518,23 @@ impl Scheduler {
             }
             Err(e) => return Err(sort(e, &d.room, prior)),
         };
-        fj::record(st, &d.record, &message).await?;
-        Ok(Plan::Deliver(d))
+        self.record(claimed, d, &message).await
+    }
+
+    /// Keeps what was delivered and finishes the job, in one statement where it can.
+    async fn record(
+        &self,
+        claimed: &ClaimedJob,
+        d: Box<fj::Delivery>,
+        message: &crate::domain::ids::MessageRef,
+    ) -> Result<Plan, JobError> {
+        if fj::record_and_finish(&self.state, &d.record, message, claimed.id, claimed.token)
+            .await?
+        {
+            Ok(Plan::Deliver(d))
+        } else {
+            Err(JobError::LeaseLost)
+        }
     }
 
     /// Waits for this post's turn under the token's budget, shared by every process through
@@ -543,9 +561,9 @@ impl Scheduler {
         let attempt = claimed.attempts;
         let (error, mark, wait) = match outcome {
             Outcome::Ran(Ok(Plan::Deliver(_))) => {
+                // Delivered, recorded and finished by `record`.
                 tracing::info!(job_id = %id, couple_id = %couple_id, kind, "job done");
                 st.metrics.job(kind, "done");
-                self.finish(claimed, "done", None).await;
                 return None;
             }
             Outcome::Ran(Ok(Plan::Skipped(why))) => {
@@ -566,7 +584,9 @@ impl Scheduler {
                 st.metrics.job(kind, "waiting");
                 (why.to_string(), SentMark::Keep, None)
             }
-            Outcome::Ran(Err(JobError::LeaseLost)) | Outcome::LeaseLost => {
+            Outcome::Ran(Err(JobError::LeaseLost))
+            | Outcome::Ran(Ok(Plan::Superseded))
+            | Outcome::LeaseLost => {
                 // Another claim holds the job now; it is that claim's to finish.
                 tracing::warn!(job_id = %id, couple_id = %couple_id, kind, "lost the lease; leaving the job to its new holder");
                 return None;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::crypto::Keyring;
 
-use crate::domain::ids::{CheckinId, CoupleId, MessageRef, PersonId};
+use crate::domain::ids::{CheckinId, CoupleId, JobId, MessageRef, PersonId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkin {
@@ -267,6 +267,244 @@ pub enum PostSlot {
     Unconfirmed { checkin: CheckinId, nonce: String },
     /// Already posted; nothing to do.
     Posted,
+}
+
+/// What a scheduled post finds once its couple is locked: its delivery key, an open round it
+/// may join (not locked; [`joinable`] locks it), and the slot's question bag.
+#[derive(Debug)]
+pub struct PostState {
+    pub slot: PostSlot,
+    pub joinable: Option<CheckinId>,
+    pub bag: (Vec<String>, i32),
+}
+
+/// One statement for everything [`PostState`] holds. Read under the couple's lock, so it sees
+/// what the couple's last post committed.
+#[allow(clippy::too_many_arguments)]
+pub async fn post_state(
+    tx: &mut PgConnection,
+    couple: CoupleId,
+    user: PersonId,
+    slot: &str,
+    local_date: NaiveDate,
+    now: DateTime<Utc>,
+    bag_pool: &str,
+) -> sqlx::Result<PostState> {
+    #[derive(sqlx::FromRow)]
+    struct R {
+        has_post: bool,
+        checkin_id: Option<Uuid>,
+        nonce: Option<String>,
+        message_id: Option<String>,
+        joinable: Option<Uuid>,
+        remaining: Option<Vec<String>>,
+        refills: Option<i32>,
+    }
+    let r: R = sqlx::query_as(
+        "select cp.couple_id is not null as has_post, cp.checkin_id, cp.nonce, cp.message_id,
+                (select c.id from checkins c
+                  where c.couple_id = $1 and c.slot = $3 and c.round_date = $4 and c.status = 'open'
+                    and c.closes_at > $5
+                    and not exists (select 1 from checkin_posts x
+                                    where x.checkin_id = c.id and x.person_id = $2)
+                  order by c.opened_at desc limit 1) as joinable,
+                b.remaining, b.refills
+         from (select 1) as one
+         left join checkin_posts cp
+                on cp.couple_id = $1 and cp.person_id = $2 and cp.slot = $3 and cp.local_date = $4
+         left join question_bags b on b.couple_id = $1 and b.pool = $6",
+    )
+    .bind(couple.0)
+    .bind(user.0)
+    .bind(slot)
+    .bind(local_date)
+    .bind(now)
+    .bind(bag_pool)
+    .fetch_one(&mut *tx)
+    .await?;
+    let slot = match (r.has_post, r.checkin_id, r.nonce, r.message_id) {
+        (false, ..) => PostSlot::New,
+        (true, _, _, Some(_)) => PostSlot::Posted,
+        (true, Some(checkin), Some(nonce), None) => PostSlot::Unconfirmed {
+            checkin: CheckinId(checkin),
+            nonce,
+        },
+        (true, ..) => PostSlot::Posted,
+    };
+    Ok(PostState {
+        slot,
+        joinable: r.joinable.map(CheckinId),
+        bag: (r.remaining.unwrap_or_default(), r.refills.unwrap_or(0)),
+    })
+}
+
+/// A round to open with a post.
+#[derive(Debug)]
+pub struct NewRound<'a> {
+    pub id: CheckinId,
+    pub closes_at: DateTime<Utc>,
+    /// (id, text)
+    pub question: Option<(&'a str, &'a str)>,
+    pub reveal_nonce: &'a str,
+}
+
+/// Everything a scheduled check-in post writes before it is sent, for [`write_post`].
+#[derive(Debug, Default)]
+pub struct PostWrites<'a> {
+    pub round: Option<NewRound<'a>>,
+    /// The delivery key: (partner, round, nonce).
+    pub post: Option<(PersonId, CheckinId, &'a str)>,
+    /// Scheduled, or moved when pending (see `jobs::schedule`).
+    pub moving: super::jobs::JobRows,
+    /// Scheduled only if no job has the key (see `jobs::schedule_once`).
+    pub once: super::jobs::JobRows,
+    /// The slot's question bag after the draw: (pool, remaining, refills).
+    pub bag: Option<(&'a str, &'a [String], i32)>,
+    /// The attempt about to send: its job, lease token and the shared time (see
+    /// `jobs::mark_sending`).
+    pub sending: Option<(JobId, Uuid, Option<DateTime<Utc>>)>,
+}
+
+/// What [`write_post`] did.
+#[derive(Debug)]
+pub struct Written {
+    /// Keys of the moving jobs that were scheduled (a key whose job already ran is not).
+    pub moved: Vec<String>,
+    /// False when `sending` was given and the attempt no longer holds its lease.
+    pub holds_lease: bool,
+}
+
+/// Writes a post's bookkeeping in one statement: the round it opens, its delivery key, the
+/// reveal, reminder and tomorrow's post, the question bag, and the "about to send" mark.
+pub async fn write_post(
+    tx: &mut PgConnection,
+    couple: CoupleId,
+    slot: &str,
+    local_date: NaiveDate,
+    now: DateTime<Utc>,
+    w: &PostWrites<'_>,
+) -> sqlx::Result<Written> {
+    let round = w.round.as_ref();
+    let (moved, sent): (Vec<String>, bool) = sqlx::query_as(
+        "with round as (
+            insert into checkins (id, couple_id, slot, opened_at, closes_at, question,
+                                  reveal_nonce, round_date, question_id)
+            select $5, $1, $2, $4, $6, $7, $9, $3, $8 where $5::uuid is not null
+            returning id),
+         post as (
+            insert into checkin_posts (couple_id, person_id, slot, local_date, checkin_id, nonce)
+            select $1, $10, $2, $3, coalesce((select id from round), $11), $12
+            where $10::uuid is not null
+            on conflict do nothing),
+         moved as (
+            insert into jobs (id, kind, couple_id, person_id, dedupe_key, due_at, payload, created_at)
+            select u.id, u.kind, u.couple_id, u.person_id, u.dedupe_key, u.due_at, u.payload, $4
+            from unnest($13::uuid[], $14::text[], $15::uuid[], $16::uuid[], $17::text[],
+                        $18::timestamptz[], $19::jsonb[])
+                 as u(id, kind, couple_id, person_id, dedupe_key, due_at, payload)
+            on conflict (dedupe_key) do update
+               set due_at = excluded.due_at, status = 'pending', attempts = 0, last_error = null,
+                   first_due_at = null
+               where jobs.status in ('pending', 'cancelled')
+            returning dedupe_key),
+         once as (
+            insert into jobs (id, kind, couple_id, person_id, dedupe_key, due_at, payload, created_at)
+            select u.id, u.kind, u.couple_id, u.person_id, u.dedupe_key, u.due_at, u.payload, $4
+            from unnest($20::uuid[], $21::text[], $22::uuid[], $23::uuid[], $24::text[],
+                        $25::timestamptz[], $26::jsonb[])
+                 as u(id, kind, couple_id, person_id, dedupe_key, due_at, payload)
+            on conflict (dedupe_key) do nothing),
+         bag as (
+            insert into question_bags (couple_id, pool, remaining, refills)
+            select $1, $27, $28, $29 where $27::text is not null
+            on conflict (couple_id, pool)
+               do update set remaining = excluded.remaining, refills = excluded.refills),
+         sent as (
+            update jobs set sent_at = coalesce(sent_at, $32::timestamptz, now())
+            where id = $30 and lease_token = $31 and status = 'running'
+            returning 1)
+         select coalesce((select array_agg(dedupe_key) from moved), '{}'),
+                exists (select 1 from sent)",
+    )
+    .bind(couple.0)
+    .bind(slot)
+    .bind(local_date)
+    .bind(now)
+    .bind(round.map(|r| r.id.0))
+    .bind(round.map(|r| r.closes_at))
+    .bind(round.and_then(|r| r.question.map(|q| q.1)))
+    .bind(round.and_then(|r| r.question.map(|q| q.0)))
+    .bind(round.map(|r| r.reveal_nonce))
+    .bind(w.post.map(|p| p.0 .0))
+    .bind(w.post.map(|p| p.1 .0))
+    .bind(w.post.map(|p| p.2))
+    .bind(&w.moving.ids)
+    .bind(&w.moving.kinds)
+    .bind(&w.moving.couples)
+    .bind(&w.moving.persons)
+    .bind(&w.moving.keys)
+    .bind(&w.moving.due)
+    .bind(&w.moving.payloads)
+    .bind(&w.once.ids)
+    .bind(&w.once.kinds)
+    .bind(&w.once.couples)
+    .bind(&w.once.persons)
+    .bind(&w.once.keys)
+    .bind(&w.once.due)
+    .bind(&w.once.payloads)
+    .bind(w.bag.map(|b| b.0))
+    .bind(w.bag.map(|b| b.1))
+    .bind(w.bag.map(|b| b.2))
+    .bind(w.sending.map(|s| s.0 .0))
+    .bind(w.sending.map(|s| s.1))
+    .bind(w.sending.and_then(|s| s.2))
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Written {
+        moved,
+        holds_lease: w.sending.is_none() || sent,
+    })
+}
+
+/// Records a delivered post and finishes its job in one statement. The message is recorded
+/// either way (so no later attempt posts it again); false when the attempt no longer held its
+/// lease, so the job was left to its new holder.
+#[allow(clippy::too_many_arguments)]
+pub async fn mark_posted_finishing(
+    ex: impl PgExecutor<'_>,
+    couple: CoupleId,
+    user: PersonId,
+    slot: &str,
+    local_date: NaiveDate,
+    message: &MessageRef,
+    now: DateTime<Utc>,
+    job: JobId,
+    token: Uuid,
+    shared_now: Option<DateTime<Utc>>,
+) -> sqlx::Result<bool> {
+    let done: bool = sqlx::query_scalar(
+        "with done as (
+            update jobs set status = 'done', finished_at = coalesce($9::timestamptz, now()),
+                   last_error = null, lease_owner = null, lease_until = null, lease_token = null
+            where id = $7 and lease_token = $8 and status = 'running'
+            returning 1),
+         posted as (
+            update checkin_posts set message_id = $5, posted_at = $6
+            where couple_id = $1 and person_id = $2 and slot = $3 and local_date = $4)
+         select exists (select 1 from done)",
+    )
+    .bind(couple.0)
+    .bind(user.0)
+    .bind(slot)
+    .bind(local_date)
+    .bind(&message.0)
+    .bind(now)
+    .bind(job.0)
+    .bind(token)
+    .bind(shared_now)
+    .fetch_one(ex)
+    .await?;
+    Ok(done)
 }
 
 /// Claims the (couple, partner, slot, local date) key for a post.

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::people::parse_stored_zone;
 use crate::domain::couple::{Couple, Partner, Room};
 use crate::domain::ids::{CoupleId, PersonId, RoomId, TransportKind};
+use crate::domain::schedule::{CoupleSettings, PartnerSchedule};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -93,6 +94,55 @@ pub async fn get(
     .fetch_all(ex)
     .await?;
     Ok(assemble(rows))
+}
+
+/// A live couple locked for the rest of the transaction, with every partner's schedule and
+/// the couple's settings, in one statement (a scheduled post's first read).
+pub async fn lock_with_schedules(
+    tx: &mut PgConnection,
+    id: CoupleId,
+) -> sqlx::Result<Option<(Couple, Vec<(PersonId, PartnerSchedule)>, CoupleSettings)>> {
+    #[derive(sqlx::FromRow)]
+    struct Full {
+        #[sqlx(flatten)]
+        couple: Row,
+        #[sqlx(flatten)]
+        schedule: super::schedules::PartnerRow,
+        #[sqlx(flatten)]
+        settings: super::schedules::CoupleRow,
+    }
+    let rows: Vec<Full> = sqlx::query_as(
+        "select c.id, c.room_id, r.transport, r.external_id, r.space, c.created_by, c.created_at,
+                c.paused_until, c.unreachable_since, p.person_id, p.seat, pe.time_zone,
+                i.external_id as handle,
+                p.morning_time, p.evening_time, p.days, p.waking_start, p.waking_end,
+                c.window_minutes, c.reminder_minutes, c.quiet_start, c.quiet_end, c.recap_weekday,
+                c.recap_time, c.micro_frequency, c.weekly_enabled, c.weekly_weekday,
+                c.weekly_time, c.apart
+         from couples c
+         join rooms r on r.id = c.room_id
+         join partners p on p.couple_id = c.id
+         join people pe on pe.id = p.person_id
+         left join identities i on i.person_id = p.person_id and i.transport = r.transport
+         where c.id = $1 and c.ended_at is null
+         order by p.seat
+         for update of c",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut schedules = Vec::with_capacity(rows.len());
+    let mut couple_rows = Vec::with_capacity(rows.len());
+    let mut settings = None;
+    for r in rows {
+        schedules.push((PersonId(r.couple.person_id), r.schedule.into_schedule()));
+        settings.get_or_insert(r.settings);
+        couple_rows.push(r.couple);
+    }
+    let (Some(couple), Some(settings)) = (assemble(couple_rows), settings) else {
+        return Ok(None);
+    };
+    Ok(Some((couple, schedules, settings.into_settings())))
 }
 
 /// Creates a couple in a room. Returns `None` when the room already has a live couple (the

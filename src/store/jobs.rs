@@ -66,6 +66,32 @@ pub async fn schedule(
     Ok(n == 1)
 }
 
+/// Jobs to schedule inside another statement (see `checkins::write_post`): their columns
+/// side by side, for `unnest`.
+#[derive(Debug, Default)]
+pub struct JobRows {
+    pub(super) ids: Vec<Uuid>,
+    pub(super) kinds: Vec<&'static str>,
+    pub(super) couples: Vec<Uuid>,
+    pub(super) persons: Vec<Option<Uuid>>,
+    pub(super) keys: Vec<String>,
+    pub(super) due: Vec<DateTime<Utc>>,
+    pub(super) payloads: Vec<serde_json::Value>,
+}
+
+impl JobRows {
+    pub fn push(&mut self, job: &Job, due_at: DateTime<Utc>) {
+        self.ids.push(Uuid::new_v4());
+        self.kinds.push(job.kind());
+        self.couples.push(job.couple().0);
+        self.persons.push(job.user().map(|u| u.0));
+        self.keys.push(job.dedupe_key());
+        self.due.push(due_at);
+        self.payloads
+            .push(serde_json::to_value(job).expect("jobs serialise"));
+    }
+}
+
 /// Schedules a job only if none with its key exists yet (never moves an existing one).
 pub async fn schedule_once(
     ex: impl PgExecutor<'_>,
@@ -144,15 +170,34 @@ pub async fn claim(
     transports: &[&str],
     running_here: &[Uuid],
 ) -> sqlx::Result<Vec<ClaimedJob>> {
+    // Candidates come from the two partial indexes in their own order (pending by due time,
+    // running by lease end), a few more than asked for, so a claim reads a handful of rows
+    // however large a backlog is (one query with an `or` would read and sort every due job
+    // on every claim). The lock re-checks each row: another process may have claimed it since.
     let rows: Vec<Row> = sqlx::query_as(
         "with t as (select coalesce($2::timestamptz, now()) as now),
+         cand as (
+            (select j.id from jobs j
+               join couples c on c.id = j.couple_id
+               join rooms r on r.id = c.room_id, t
+              where j.status = 'pending' and j.due_at <= t.now and r.transport = any($5)
+                and not (j.id = any($6))
+              order by j.due_at
+              limit $7)
+            union all
+            (select j.id from jobs j
+               join couples c on c.id = j.couple_id
+               join rooms r on r.id = c.room_id, t
+              where j.status = 'running' and j.lease_until < t.now and r.transport = any($5)
+                and not (j.id = any($6))
+              order by j.lease_until
+              limit $7)
+         ),
          due as (
             select j.id from jobs j, t
-            where ((j.status = 'pending' and j.due_at <= t.now)
-               or (j.status = 'running' and j.lease_until < t.now))
-              and not (j.id = any($6))
-              and exists (select 1 from couples c join rooms r on r.id = c.room_id
-                          where c.id = j.couple_id and r.transport = any($5))
+            where j.id in (select id from cand)
+              and ((j.status = 'pending' and j.due_at <= t.now)
+                or (j.status = 'running' and j.lease_until < t.now))
             order by j.due_at
             limit $4
             for update of j skip locked
@@ -171,6 +216,8 @@ pub async fn claim(
     .bind(limit)
     .bind(transports)
     .bind(running_here)
+    // Room for rows another process holds locked right now (skipped).
+    .bind(limit * 2 + 16)
     .fetch_all(ex)
     .await?;
     Ok(rows

@@ -13,18 +13,16 @@ pub async fn lock(
     couple: CoupleId,
     pool: &str,
 ) -> sqlx::Result<(Vec<String>, i32)> {
-    sqlx::query(
-        "insert into question_bags (couple_id, pool) values ($1, $2) on conflict do nothing",
+    // One statement: the upsert takes the row lock and returns what the bag holds.
+    sqlx::query_as(
+        "insert into question_bags (couple_id, pool) values ($1, $2)
+         on conflict (couple_id, pool) do update set pool = excluded.pool
+         returning remaining, refills",
     )
     .bind(couple.0)
     .bind(pool)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query_as("select remaining, refills from question_bags where couple_id = $1 and pool = $2 for update")
-        .bind(couple.0)
-        .bind(pool)
-        .fetch_one(&mut *tx)
-        .await
+    .fetch_one(&mut *tx)
+    .await
 }
 
 pub async fn save(

@@ -11,7 +11,7 @@ use crate::domain::schedule::{weekday_from_iso, CoupleSettings, MicroFrequency, 
 use crate::domain::time::Weekdays;
 
 #[derive(sqlx::FromRow)]
-struct PartnerRow {
+pub(super) struct PartnerRow {
     time_zone: Option<String>,
     morning_time: Option<NaiveTime>,
     evening_time: Option<NaiveTime>,
@@ -35,18 +35,24 @@ pub async fn partner(
     .bind(user.0)
     .fetch_optional(ex)
     .await?;
-    Ok(row.map(|r| PartnerSchedule {
-        zone: r
-            .time_zone
-            .as_deref()
-            .and_then(parse_stored_zone)
-            .unwrap_or(Tz::UTC),
-        morning: r.morning_time,
-        evening: r.evening_time,
-        days: Weekdays(r.days as u8),
-        waking_start: r.waking_start,
-        waking_end: r.waking_end,
-    }))
+    Ok(row.map(PartnerRow::into_schedule))
+}
+
+impl PartnerRow {
+    pub(super) fn into_schedule(self) -> PartnerSchedule {
+        PartnerSchedule {
+            zone: self
+                .time_zone
+                .as_deref()
+                .and_then(parse_stored_zone)
+                .unwrap_or(Tz::UTC),
+            morning: self.morning_time,
+            evening: self.evening_time,
+            days: Weekdays(self.days as u8),
+            waking_start: self.waking_start,
+            waking_end: self.waking_end,
+        }
+    }
 }
 
 pub async fn save_partner(
@@ -72,7 +78,7 @@ pub async fn save_partner(
 }
 
 #[derive(sqlx::FromRow)]
-struct CoupleRow {
+pub(super) struct CoupleRow {
     window_minutes: i32,
     reminder_minutes: Option<i32>,
     quiet_start: Option<NaiveTime>,
@@ -98,18 +104,25 @@ pub async fn couple(
     .bind(couple.0)
     .fetch_optional(ex)
     .await?;
-    Ok(row.map(|r| CoupleSettings {
-        window: Duration::minutes(i64::from(r.window_minutes)),
-        reminder: r.reminder_minutes.map(|m| Duration::minutes(i64::from(m))),
-        quiet: r.quiet_start.zip(r.quiet_end),
-        recap_weekday: weekday_from_iso(r.recap_weekday),
-        recap_time: r.recap_time,
-        micro: MicroFrequency::parse(&r.micro_frequency).unwrap_or(MicroFrequency::Few),
-        weekly_on: r.weekly_enabled,
-        weekly_day: r.weekly_weekday.map(weekday_from_iso),
-        weekly_time: r.weekly_time,
-        apart: r.apart,
-    }))
+    Ok(row.map(CoupleRow::into_settings))
+}
+
+impl CoupleRow {
+    pub(super) fn into_settings(self) -> CoupleSettings {
+        let r = self;
+        CoupleSettings {
+            window: Duration::minutes(i64::from(r.window_minutes)),
+            reminder: r.reminder_minutes.map(|m| Duration::minutes(i64::from(m))),
+            quiet: r.quiet_start.zip(r.quiet_end),
+            recap_weekday: weekday_from_iso(r.recap_weekday),
+            recap_time: r.recap_time,
+            micro: MicroFrequency::parse(&r.micro_frequency).unwrap_or(MicroFrequency::Few),
+            weekly_on: r.weekly_enabled,
+            weekly_day: r.weekly_weekday.map(weekday_from_iso),
+            weekly_time: r.weekly_time,
+            apart: r.apart,
+        }
+    }
 }
 
 pub async fn save_couple(

@@ -466,6 +466,64 @@ async fn unreachable_database_gets_try_again_and_recovers_without_restart() {
     finish(stage).await;
 }
 
+/// A note submitted while the database is away cannot be saved, and the form it was typed in
+/// is gone: the writer is told so, privately, and gets every word back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_that_cannot_be_saved_comes_back_to_its_writer() {
+    init_logging();
+    let mut base = base_config();
+    let target = format!(
+        "{}:{}",
+        base.database.url.host_str().unwrap_or("127.0.0.1"),
+        base.database.url.port_or_known_default().unwrap_or(5432)
+    );
+    let proxy = PgProxy::start(target).await;
+    base.database.url.set_host(Some("127.0.0.1")).unwrap();
+    base.database.url.set_port(Some(proxy.port)).unwrap();
+    let stage = Stage::start(&base, early()).await.expect("stage starts");
+    couple_up(&stage).await;
+    let (_, card) = open_card(&stage.fake, ALICE).await;
+    let f = &stage.fake;
+    f.select(ALICE, card.id, &mood_select(&card), vec!["4".into()])
+        .await
+        .unwrap();
+    let add = f
+        .message(card.id)
+        .unwrap()
+        .control(Act::Checkin(CheckinAction::Note))
+        .unwrap();
+    let modal = f
+        .click_button(ALICE, card.id, &add)
+        .await
+        .unwrap()
+        .modal()
+        .cloned()
+        .unwrap();
+
+    proxy.pause();
+    let note = "The walk by the river meant a lot\nthank you, SENTINEL-kept";
+    let r = f
+        .submit_modal(ALICE, &modal, vec![("note", note)])
+        .await
+        .expect("the form is answered within 3 s while the database is away");
+    assert!(r.is_ephemeral(), "only the writer sees it: {r:?}");
+    let text = r.text();
+    assert!(text.contains("couldn't save what you wrote"), "{text}");
+    for line in note.lines() {
+        assert!(text.contains(line), "every word comes back: {text}");
+    }
+    assert!(!text.contains("nothing was lost"), "{text}");
+    proxy.resume();
+    assert!(
+        f.messages(CHANNEL)
+            .iter()
+            .filter(|m| m.text().contains("SENTINEL-kept"))
+            .all(|m| m.ephemeral_for == Some(ALICE)),
+        "the note never reaches the channel"
+    );
+    finish(stage).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_database_gets_an_answer_in_time_and_recovers() {
     init_logging();
@@ -662,6 +720,8 @@ pub(crate) fn spawn_bot(fake: &FakeDiscord, db: &url::Url, log: &Path) -> tokio:
         .env("ATTUNE_DISCORD__PROXY_URL", fake.http_url())
         .env("DATABASE_URL", db.as_str())
         .env_remove("ATTUNE_DATABASE__URL")
+        // Made on the first start next to the log, read again after each restart.
+        .env("ATTUNE_PRIVACY__KEY_FILE", log.with_extension("key"))
         .env("ATTUNE_SCHEDULER__POLL_INTERVAL_MS", "50")
         .env("ATTUNE_SCHEDULER__LEASE_SECS", "5")
         // A lease must cover one request (scheduler.lease >= discord.request_timeout).
@@ -700,6 +760,7 @@ impl Drop for LogOnPanic {
             }
         }
         let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(self.0.with_extension("key"));
     }
 }
 

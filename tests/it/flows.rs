@@ -37,6 +37,7 @@ fn here(room: &str) -> Here {
         space: None,
         direct: false,
         can_post: true,
+        open_to_others: None,
     }
 }
 

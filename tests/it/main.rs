@@ -10,6 +10,7 @@ mod checkins;
 mod cli;
 mod faults;
 mod flows;
+mod logs;
 mod matrix;
 mod micro;
 mod onboarding;

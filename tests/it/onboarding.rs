@@ -449,3 +449,47 @@ async fn a_channel_the_bot_cannot_post_in_explains_itself() {
     assert_eq!(snapshot(&stage).await, before, "nothing was written");
     finish(stage).await;
 }
+
+/// A channel everyone in the server can read: setup says so privately to the one setting up,
+/// with how to make it theirs, and status says who can read it. A channel kept to the two of
+/// them gets no such warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_and_status_say_when_others_can_read_the_channel() {
+    let mut world = attune::sandbox::fake::couple_demo();
+    world.guilds[0].channels[0].private = false;
+    let open = attune::sandbox::stage::Stage::start_with_world(
+        &base_config(),
+        at("2026-11-24T09:00:00Z"),
+        world,
+    )
+    .await
+    .unwrap();
+    let private = stage().await;
+    for (stage, is_open) in [(&open, true), (&private, false)] {
+        couple_up(stage).await;
+        let warnings: Vec<_> = stage
+            .fake
+            .messages(CHANNEL)
+            .into_iter()
+            .filter(|m| m.text().contains("Everyone in this server can read this channel"))
+            .collect();
+        if is_open {
+            assert_eq!(warnings.len(), 1, "one warning after setup");
+            assert_eq!(warnings[0].ephemeral_for, Some(ALICE), "said privately to the one setting up");
+            assert!(warnings[0].text().contains("View Channel"), "says how to fix it");
+        } else {
+            assert!(warnings.is_empty(), "no warning in a private channel");
+        }
+        let status = stage.cmd(ALICE, "attune status", vec![]).await.unwrap();
+        let text = ephemeral_text(&status, ALICE);
+        assert!(text.contains("Who can read this channel"), "{text}");
+        assert_eq!(
+            text.contains("Everyone in this server can read this channel"),
+            is_open,
+            "{text}"
+        );
+        assert!(stage.fake.violations().is_empty(), "{:?}", stage.fake.violations());
+    }
+    finish(open).await;
+    finish(private).await;
+}

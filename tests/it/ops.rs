@@ -136,6 +136,7 @@ fn world_of_four() -> (World, Vec<(u64, u64, u64)>) {
             channels: vec![FakeChannel {
                 id: channel,
                 name: "us".into(),
+                private: false,
             }],
             members: vec![a, b],
         });
@@ -267,7 +268,8 @@ async fn two_processes_split_the_shards_and_post_each_checkin_once() {
 }
 
 /// The real binary, as systemd runs it: configured from the environment only, stopped with
-/// SIGTERM. It must say it stopped claiming jobs and exit 0 within a few seconds.
+/// SIGTERM. It must make its own key on first start, say it stopped claiming jobs and exit 0
+/// within a few seconds.
 #[tokio::test]
 async fn the_binary_stops_cleanly_on_sigterm() {
     use attune::sandbox::fake::{fake_options, FakeDiscord};
@@ -323,7 +325,19 @@ async fn the_binary_stops_cleanly_on_sigterm() {
     let still_connected = fake.ready_connections();
     let _ = attune::store::drop_database(&db).await;
     fake.shutdown().await;
+    // Private by default: with no key configured, the first start made one, for its user only.
+    let key = dir.join("attune.key");
+    let key_mode = std::fs::metadata(&key).map(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o777
+    });
     let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        key_mode.ok(),
+        Some(0o600),
+        "a private key file in the working directory; log:\n{log}"
+    );
+    assert!(log.contains("made an encryption key"), "log:\n{log}");
     assert!(
         out.status.success(),
         "exit status {:?}; log:\n{log}",

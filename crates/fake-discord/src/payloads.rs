@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::world::{FakeGuild, FakeUser, WorldIndex, DISCORD_EPOCH_MS};
+use super::world::{FakeChannel, FakeGuild, FakeUser, WorldIndex, DISCORD_EPOCH_MS};
 use super::{FakeMessage, StoredMessage};
 
 /// VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY |
@@ -56,14 +56,21 @@ pub(super) fn timestamp(id: u64) -> String {
         .to_string()
 }
 
-pub(super) fn guild_channel(guild_id: u64, channel_id: u64, name: &str, position: usize) -> Value {
+pub(super) fn guild_channel(guild_id: u64, c: &FakeChannel, position: usize) -> Value {
+    let (channel_id, name) = (c.id, &c.name);
+    // View Channel (1 << 10), denied to @everyone (its role id is the guild's).
+    let overwrites = if c.private {
+        json!([{"id": guild_id.to_string(), "type": 0, "allow": "0", "deny": "1024"}])
+    } else {
+        json!([])
+    };
     json!({
         "id": channel_id.to_string(),
         "type": 0,
         "guild_id": guild_id.to_string(),
         "name": name,
         "position": position,
-        "permission_overwrites": [],
+        "permission_overwrites": overwrites,
         "nsfw": false,
         "topic": null,
         "last_message_id": null,
@@ -146,7 +153,7 @@ pub(super) fn guild_create(world: &WorldIndex, g: &FakeGuild) -> Value {
         .channels
         .iter()
         .enumerate()
-        .map(|(i, c)| guild_channel(g.id, c.id, &c.name, i))
+        .map(|(i, c)| guild_channel(g.id, c, i))
         .collect();
     let obj = v.as_object_mut().expect("guild() builds an object");
     obj.insert("joined_at".into(), json!(JOINED_AT));

@@ -439,7 +439,7 @@ fn route(fake: &FakeDiscord, req: Req) -> Response {
                     g.channels
                         .iter()
                         .enumerate()
-                        .map(|(i, c)| payloads::guild_channel(g.id, c.id, &c.name, i))
+                        .map(|(i, c)| payloads::guild_channel(g.id, c, i))
                         .collect(),
                 ),
             ),
@@ -743,7 +743,7 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
         ("GET", []) => Some(match (w.guild_of_channel(channel), w.channel(channel)) {
             (Some(g), Some(c)) => {
                 let pos = g.channels.iter().position(|x| x.id == channel).unwrap_or(0);
-                json_resp(200, payloads::guild_channel(g.id, c.id, &c.name, pos))
+                json_resp(200, payloads::guild_channel(g.id, c, pos))
             }
             _ => {
                 let recipient = fake.state().dm_user_by_channel.get(&channel).copied();

@@ -19,6 +19,9 @@ pub struct FakeUser {
 pub struct FakeChannel {
     pub id: u64,
     pub name: String,
+    /// Hidden from @everyone (an overwrite denying View Channel); the guild's members and the
+    /// bot still see it, as Discord shows it to members with their own overwrites.
+    pub private: bool,
 }
 
 /// A guild; `members` holds user ids and deliberately never the bot (see the notes, gotcha #5).

@@ -64,6 +64,7 @@ fn world() -> World {
             channels: vec![FakeChannel {
                 id: CHANNEL_US,
                 name: "us".to_string(),
+                private: false,
             }],
             members: vec![ALICE, BOB, CAROL, HELPERBOT],
         }],
