@@ -590,3 +590,39 @@ async fn a_sealed_value_moved_elsewhere_is_refused_and_an_edit_keeps_it() {
     assert_eq!((r.resealed, r.unavailable), (1, 1), "{r:?}");
     finish(stage).await;
 }
+
+/// Someone Attune knows nothing about asks to be forgotten: a kind private answer, nothing to
+/// press, nothing written. Export says the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_from_someone_attune_holds_nothing_about_asks_nothing() {
+    use attune::sandbox::stage::CAROL;
+    let stage = stage().await;
+    couple_in_berlin(&stage).await;
+    let before = snapshot(&stage).await;
+    let r = stage.cmd(CAROL, "attune forget", vec![]).await.unwrap();
+    let m = r.message().cloned().unwrap();
+    assert_eq!(m.ephemeral_for, Some(CAROL), "a private answer");
+    assert!(m.text().contains("nothing to forget"), "{}", m.text());
+    assert!(
+        m.buttons().is_empty() && m.control(Act::Forget(ForgetAction::Confirm)).is_none(),
+        "nothing to press: {:?}",
+        m.components
+    );
+    let r = stage.cmd(CAROL, "attune export", vec![]).await.unwrap();
+    let m = r.message().cloned().unwrap();
+    assert_eq!(m.ephemeral_for, Some(CAROL));
+    assert!(
+        m.attachments.is_empty() && m.text().contains("nothing to export"),
+        "{}",
+        m.text()
+    );
+    assert_eq!(snapshot(&stage).await, before, "nothing was written");
+    // A partner still gets the question.
+    let r = stage.cmd(ALICE, "attune forget", vec![]).await.unwrap();
+    assert!(r
+        .message()
+        .unwrap()
+        .control(Act::Forget(ForgetAction::Confirm))
+        .is_some());
+    finish(stage).await;
+}
