@@ -626,3 +626,94 @@ async fn forget_from_someone_attune_holds_nothing_about_asks_nothing() {
         .is_some());
     finish(stage).await;
 }
+
+/// Finished jobs are deleted once they are older than `scheduler.keep_finished_days`;
+/// pending ones and recently finished ones stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_jobs_older_than_the_limit_are_pruned() {
+    let mut config = base_config();
+    assert_eq!(config.scheduler.keep_finished_days, 14, "the default");
+    config.scheduler.keep_finished_days = 14;
+    init_logging();
+    let start = at("2026-11-25T05:00:00Z");
+    let stage = Stage::start(&config, start).await.unwrap();
+    couple_in_berlin(&stage).await;
+    let couple: uuid::Uuid = sqlx::query_scalar("select id from couples")
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+    let day = chrono::Duration::days(1);
+    // (key, status, created, finished, due)
+    let rows = [
+        (
+            "old-done",
+            "done",
+            start - day * 21,
+            Some(start - day * 20),
+            start - day * 20,
+        ),
+        (
+            "old-missed",
+            "missed",
+            start - day * 31,
+            Some(start - day * 30),
+            start - day * 30,
+        ),
+        (
+            "old-cancelled",
+            "cancelled",
+            start - day * 20,
+            None,
+            start - day * 19,
+        ),
+        (
+            "recent-done",
+            "done",
+            start - day * 3,
+            Some(start - day * 2),
+            start - day * 2,
+        ),
+        (
+            "waiting",
+            "pending",
+            start - day * 40,
+            None,
+            start + day * 30,
+        ),
+    ];
+    for (key, status, created, finished, due) in rows {
+        sqlx::query(
+            "insert into jobs (id, kind, couple_id, dedupe_key, due_at, status, created_at, finished_at)
+             values (gen_random_uuid(), 'weekly_recap', $1, $2, $3, $4, $5, $6)",
+        )
+        .bind(couple)
+        .bind(format!("test:{key}"))
+        .bind(due)
+        .bind(status)
+        .bind(created)
+        .bind(finished)
+        .execute(stage.pool())
+        .await
+        .unwrap();
+    }
+    // The sweep runs hourly.
+    stage
+        .run_until(start + chrono::Duration::hours(2))
+        .await
+        .unwrap();
+    let left = || async {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "select substr(dedupe_key, 6) from jobs where dedupe_key like 'test:%' order by 1",
+        )
+        .fetch_all(stage.pool())
+        .await
+        .unwrap();
+        keys
+    };
+    let waited = std::time::Instant::now();
+    while left().await.len() > 2 && waited.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(left().await, vec!["recent-done", "waiting"]);
+    finish(stage).await;
+}
