@@ -424,6 +424,10 @@ pub struct SchedulerConfig {
     /// rate-limit proxy).
     #[garde(range(max = 50))]
     pub max_posts_per_second: u32,
+    /// Finished jobs (done, missed, failed, cancelled) are deleted this many days after they
+    /// ended, checked hourly beside the retention sweep.
+    #[garde(range(min = 1, max = 3650))]
+    pub keep_finished_days: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -439,6 +443,7 @@ impl Default for SchedulerConfig {
             // Below 2^63, so it prints as a TOML integer.
             seed: rand::random::<u64>() >> 1,
             max_posts_per_second: 40,
+            keep_finished_days: 14,
         }
     }
 }
@@ -1277,12 +1282,13 @@ mod tests {
 
     #[test]
     fn ranges_are_named() {
-        let err = from_toml("[scheduler]\nbatch_size = 0\nmax_posts_per_second = 51\n[database]\nmax_connections = 0\n[privacy]\nretention_days = 0\n")
+        let err = from_toml("[scheduler]\nbatch_size = 0\nmax_posts_per_second = 51\nkeep_finished_days = 0\n[database]\nmax_connections = 0\n[privacy]\nretention_days = 0\n")
             .unwrap_err()
             .to_string();
         for key in [
             "scheduler.batch_size",
             "scheduler.max_posts_per_second",
+            "scheduler.keep_finished_days",
             "database.max_connections",
             "privacy.retention_days",
         ] {

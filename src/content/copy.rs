@@ -478,6 +478,7 @@ pub mod keys {
             EXPORT_HERE = "export_here";
             EXPORT_NOTHING = "export_nothing";
             FORGET_CONFIRM = "forget_confirm";
+            FORGET_NOTHING = "forget_nothing";
             FORGET_YES = "forget_yes" max 80;
             FORGET_KEEP = "forget_keep" max 80;
             FORGET_CANCELLED = "forget_cancelled";

@@ -30,9 +30,16 @@ pub async fn export(st: &AppState, who: &Who) -> FlowResult {
     Ok(Answer::private(card))
 }
 
-/// `forget`: asks first.
-pub async fn forget(st: &AppState, _who: &Who) -> FlowResult {
+/// `forget`: asks first. Someone Attune holds nothing about is told so, with nothing to
+/// press.
+pub async fn forget(st: &AppState, who: &Who) -> FlowResult {
     let lib = &st.content;
+    if people::find(&st.pool, who.transport, &who.handle)
+        .await?
+        .is_none()
+    {
+        return Ok(Answer::private(Card::text(lib.t(k::FORGET_NOTHING, &[]))));
+    }
     let id = uuid::Uuid::new_v4();
     Ok(Answer::private(
         Card::text(lib.t(k::FORGET_CONFIRM, &[])).with_buttons(vec![

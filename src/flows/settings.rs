@@ -68,10 +68,17 @@ pub async fn schedule(st: &AppState, who: &Who, here: &Here, input: &ScheduleInp
     let (couple, me) = couple_here(&st.pool, who, here).await?;
     let lib = &st.content;
     let now = st.clock.now();
-    let Some(mut mine) = schedules::partner(&st.pool, couple.id, me.id).await? else {
+    // Both partners may change shared settings at the same moment: the couple's row is
+    // locked before anything is read, so the second edit starts from the first one's result
+    // instead of writing back what it read before (which would undo the first).
+    let mut tx = st.pool.begin().await?;
+    if !schedules::lock_couple(&mut *tx, couple.id).await? {
+        return refuse(kc::NO_COUPLE_HERE);
+    }
+    let Some(mut mine) = schedules::partner(&mut *tx, couple.id, me.id).await? else {
         return refuse(kc::NOT_YOUR_SPACE);
     };
-    let Some(mut shared) = schedules::couple(&st.pool, couple.id).await? else {
+    let Some(mut shared) = schedules::couple(&mut *tx, couple.id).await? else {
         return refuse(kc::NO_COUPLE_HERE);
     };
     if let Some(v) = &input.morning {
@@ -153,7 +160,6 @@ pub async fn schedule(st: &AppState, who: &Who, here: &Here, input: &ScheduleInp
     if let Some(apart) = input.apart {
         shared.apart = apart;
     }
-    let mut tx = st.pool.begin().await?;
     schedules::save_partner(&mut *tx, couple.id, me.id, &mine).await?;
     schedules::save_couple(&mut *tx, couple.id, &shared).await?;
     // Shared settings (quiet hours, nudges) shape both partners' plans.

@@ -728,13 +728,11 @@ fn short_db_error(e: &sqlx::Error) -> String {
     }
 }
 
-/// Deletes raw answers past `privacy.retention_days`, at most once an hour of clock time, in
-/// batches, in a task of its own: a slow sweep (a big backlog, a row someone is changing)
-/// never holds up the claim loop. Every process may sweep; the deletes are idempotent.
+/// Deletes raw answers past `privacy.retention_days` (when set) and finished jobs past
+/// `scheduler.keep_finished_days`, at most once an hour of clock time, in batches, in a task
+/// of its own: a slow sweep (a big backlog, a row someone is changing) never holds up the
+/// claim loop. Every process may sweep; the deletes are idempotent.
 async fn retention_loop(st: Arc<AppState>, mut stop: watch::Receiver<bool>) {
-    let Some(days) = st.config.privacy.retention_days else {
-        return;
-    };
     let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         if *stop.borrow() {
@@ -743,36 +741,64 @@ async fn retention_loop(st: Arc<AppState>, mut stop: watch::Receiver<bool>) {
         let now = st.clock.now();
         if last.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
             last = Some(now);
-            let before = now - chrono::Duration::days(i64::from(days));
-            let mut removed = 0;
-            loop {
-                match store::privacy::apply_retention_batch(
-                    &st.pool,
-                    before,
-                    store::privacy::RETENTION_BATCH,
-                )
+            if let Some(days) = st.config.privacy.retention_days {
+                let before = now - chrono::Duration::days(i64::from(days));
+                let Some(removed) = in_batches(&stop, "retention sweep", || {
+                    store::privacy::apply_retention_batch(
+                        &st.pool,
+                        before,
+                        store::privacy::RETENTION_BATCH,
+                    )
+                })
                 .await
-                {
-                    Ok(0) => break,
-                    Ok(n) => removed += n,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "retention sweep failed; will try again");
-                        break;
-                    }
-                }
-                if *stop.borrow() {
+                else {
                     return;
+                };
+                if removed > 0 {
+                    tracing::info!(rows = removed, "retention removed old answers");
                 }
-                // Between batches, let everything else have the database.
-                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            if removed > 0 {
-                tracing::info!(rows = removed, "retention removed old answers");
+            let days = st.config.scheduler.keep_finished_days;
+            let before = now - chrono::Duration::days(i64::from(days));
+            let Some(pruned) = in_batches(&stop, "pruning finished jobs", || {
+                store::jobs::prune_finished(&st.pool, before, store::jobs::PRUNE_BATCH)
+            })
+            .await
+            else {
+                return;
+            };
+            if pruned > 0 {
+                tracing::info!(jobs = pruned, "pruned finished jobs");
             }
         }
         tokio::select! {
             _ = tokio::time::sleep(st.config.scheduler.poll_interval) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// Runs `batch` until it removes nothing (or fails: logged, tried again at the next sweep),
+/// letting everything else have the database between batches. Returns the rows removed, or
+/// `None` when asked to stop.
+async fn in_batches<F, Fut>(stop: &watch::Receiver<bool>, what: &str, mut batch: F) -> Option<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = sqlx::Result<u64>>,
+{
+    let mut removed = 0;
+    loop {
+        match batch().await {
+            Ok(0) => return Some(removed),
+            Ok(n) => removed += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "{what} failed; will try again");
+                return Some(removed);
+            }
+        }
+        if *stop.borrow() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -419,3 +419,31 @@ pub async fn cancel_all_pending(ex: impl PgExecutor<'_>, couple: CoupleId) -> sq
     .await?
     .rows_affected())
 }
+
+/// Finished jobs one pruning batch deletes at most.
+pub const PRUNE_BATCH: i64 = 1000;
+
+/// Deletes at most `limit` finished jobs (done, missed, failed, cancelled) that ended before
+/// `before`, oldest first; a cancelled job, which has no end time, counts from its creation.
+/// Pending and running jobs are never touched, and a row someone is changing right now (a
+/// cancelled job being scheduled again) is left for the next batch.
+pub async fn prune_finished(
+    ex: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "delete from jobs where id in (
+            select id from jobs
+            where status in ('done', 'missed', 'failed', 'cancelled')
+              and coalesce(finished_at, created_at) < $1
+            order by coalesce(finished_at, created_at)
+            limit $2
+            for update skip locked)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(ex)
+    .await?
+    .rows_affected())
+}

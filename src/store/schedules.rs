@@ -125,6 +125,19 @@ impl CoupleRow {
     }
 }
 
+/// Locks a couple's row (its shared settings) until the transaction ends, so an edit reads
+/// and writes them without another edit in between. The lock is the one an update of a
+/// setting takes anyway (`no key update`): jobs being scheduled for the couple meanwhile are
+/// not held up. False when the couple does not exist.
+pub async fn lock_couple(ex: impl PgExecutor<'_>, couple: CoupleId) -> sqlx::Result<bool> {
+    let found: Option<i32> =
+        sqlx::query_scalar("select 1 from couples where id = $1 for no key update")
+            .bind(couple.0)
+            .fetch_optional(ex)
+            .await?;
+    Ok(found.is_some())
+}
+
 pub async fn save_couple(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,

@@ -496,6 +496,73 @@ async fn restart_keeps_buttons_working_and_posts_once() {
     finish(stage).await;
 }
 
+/// Both partners change a different shared setting at the same moment: each keeps its
+/// change. The couple's row is held elsewhere for a moment (as a slow edit would hold it),
+/// so both edits are in flight together before either can finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_partners_changing_shared_settings_at_once_both_keep_their_change() {
+    let stage = stage().await;
+    couple_up(&stage).await;
+    let before = stage
+        .cmd(ALICE, "attune status", vec![])
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        before.contains("Answers open for 12 h") && before.contains("one reminder after 3 h"),
+        "{before}"
+    );
+    let mut holder = stage.pool().begin().await.unwrap();
+    sqlx::query("select 1 from couples for update")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let edits = async {
+        tokio::join!(
+            stage.cmd(ALICE, "attune schedule", vec![("window_hours", json!(6))]),
+            stage.cmd(BOB, "attune schedule", vec![("reminder_minutes", json!(0))]),
+        )
+    };
+    let release = async {
+        // Let go once both edits wait on the row (well inside the bot's lock timeout).
+        let waited = std::time::Instant::now();
+        while waited.elapsed() < StdDuration::from_millis(1500) {
+            let waiting: i64 = sqlx::query_scalar(
+                "select count(*) from pg_stat_activity
+                 where datname = current_database() and wait_event_type = 'Lock'",
+            )
+            .fetch_one(stage.pool())
+            .await
+            .unwrap();
+            if waiting >= 2 {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+        holder.commit().await.unwrap();
+    };
+    let ((a, b), ()) = tokio::join!(edits, release);
+    for r in [a.unwrap(), b.unwrap()] {
+        assert!(
+            r.is_ephemeral() && !r.text().contains(&try_again()),
+            "{}",
+            r.text()
+        );
+    }
+    for who in [ALICE, BOB] {
+        let after = stage
+            .cmd(who, "attune status", vec![])
+            .await
+            .unwrap()
+            .text();
+        assert!(
+            after.contains("Answers open for 6 h") && after.contains("no reminder"),
+            "both changes are kept: {after}"
+        );
+    }
+    finish(stage).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkin_now_and_schedule_command() {
     let stage = stage_at(early()).await;

@@ -274,28 +274,8 @@ async fn forget_removes_every_trace_and_tells_the_partner_kindly() {
             && !notice.content.contains(&ALICE.to_string())
     );
 
-    // Scan every column of every table for alice's id or anything she typed.
-    let cols: Vec<(String, String)> = sqlx::query_as(
-        "select table_name::text, column_name::text from information_schema.columns
-         where table_schema = 'public' and table_name not like '_sqlx%'",
-    )
-    .fetch_all(stage.pool())
-    .await
-    .unwrap();
-    let alice = ALICE.to_string();
-    for (table, col) in &cols {
-        let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "select count(*) from \"{table}\" where \"{col}\"::text like '%' || $1 || '%'
-               or \"{col}\"::text like '%' || $2 || '%'
-               or \"{col}\"::text like '%SENTINEL-forget%'"
-        )))
-        .bind(&alice)
-        .bind(alice_person.to_string())
-        .fetch_one(stage.pool())
-        .await
-        .unwrap();
-        assert_eq!(hits, 0, "{table}.{col} still holds alice's ids or text");
-    }
+    // Scan every table for alice's ids or anything she typed.
+    assert_nothing_of(&stage, ALICE, alice_person).await;
     // Sealed text can't be scanned for sentinels, so count what alice wrote as well.
     assert_eq!(count(&stage, "select count(*) from repair_texts").await, 0);
     // bob's own answer is still his.
@@ -321,6 +301,33 @@ async fn forget_removes_every_trace_and_tells_the_partner_kindly() {
         "the channel is free again"
     );
     finish(stage).await;
+}
+
+/// Scans every column of every table (each row as text) for a person's Discord id, their
+/// person id, or a `SENTINEL-forget` text they typed.
+async fn assert_nothing_of(stage: &Stage, user: u64, person: uuid::Uuid) {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select table_name::text from information_schema.tables
+         where table_schema = 'public' and table_type = 'BASE TABLE'
+           and table_name not like '_sqlx%'",
+    )
+    .fetch_all(stage.pool())
+    .await
+    .unwrap();
+    assert!(tables.len() > 10, "{tables:?}");
+    for table in &tables {
+        let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from (select x::text as row from \"{table}\" x offset 0) r
+             where row like '%' || $1 || '%' or row like '%' || $2 || '%'
+               or row like '%SENTINEL-forget%'"
+        )))
+        .bind(user.to_string())
+        .bind(person.to_string())
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+        assert_eq!(hits, 0, "{table} still holds the person's ids or text");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,5 +595,351 @@ async fn a_sealed_value_moved_elsewhere_is_refused_and_an_edit_keeps_it() {
         .await
         .unwrap();
     assert_eq!((r.resealed, r.unavailable), (1, 1), "{r:?}");
+    finish(stage).await;
+}
+
+/// Every statement of forgetting finds its rows through an index that starts with the column
+/// it looks for: were one to read its whole table (or a whole index), forgetting someone on
+/// a big database would outlast the answer Discord waits for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgetting_finds_every_row_through_an_index() {
+    let stage = stage().await;
+    let mut tx = stage.pool().begin().await.unwrap();
+    // A plan may still choose to read a table in full; this makes it do so only when there
+    // is no index to use.
+    sqlx::query("set local enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for sql in attune::store::privacy::FORGET {
+        let plan: Value =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("explain (format json) {sql}")))
+                .bind(uuid::Uuid::new_v4())
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        let mut scans = Vec::new();
+        scans_of(&plan[0]["Plan"], &mut scans);
+        assert!(!scans.is_empty(), "`{sql}`: {plan}");
+        for (node, index, cond) in scans {
+            let index = index.unwrap_or_else(|| panic!("`{sql}` reads a whole table ({node})"));
+            let first: String = sqlx::query_scalar(
+                "select a.attname::text from pg_index i
+                 join pg_class c on c.oid = i.indexrelid
+                 join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+                 where c.relname = $1",
+            )
+            .bind(&index)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            let cond = cond.unwrap_or_default();
+            assert!(
+                cond.contains(&format!("({first} = ")),
+                "`{sql}` reads all of {index} (it starts with {first}; looking for {cond})"
+            );
+        }
+    }
+    tx.rollback().await.unwrap();
+    finish(stage).await;
+}
+
+/// The scans of a plan: (node type, index, index condition).
+fn scans_of(node: &Value, out: &mut Vec<(String, Option<String>, Option<String>)>) {
+    let kind = node["Node Type"].as_str().unwrap_or_default();
+    if kind.ends_with("Scan") && !kind.starts_with("Bitmap Heap") && kind != "Subquery Scan" {
+        out.push((
+            kind.to_string(),
+            node["Index Name"].as_str().map(str::to_string),
+            node["Index Cond"].as_str().map(str::to_string),
+        ));
+    }
+    for child in node["Plans"].as_array().into_iter().flatten() {
+        scans_of(child, out);
+    }
+}
+
+/// Someone Attune knows nothing about asks to be forgotten: a kind private answer, nothing to
+/// press, nothing written. Export says the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_from_someone_attune_holds_nothing_about_asks_nothing() {
+    use attune::sandbox::stage::CAROL;
+    let stage = stage().await;
+    couple_in_berlin(&stage).await;
+    let before = snapshot(&stage).await;
+    let r = stage.cmd(CAROL, "attune forget", vec![]).await.unwrap();
+    let m = r.message().cloned().unwrap();
+    assert_eq!(m.ephemeral_for, Some(CAROL), "a private answer");
+    assert!(m.text().contains("nothing to forget"), "{}", m.text());
+    assert!(
+        m.buttons().is_empty() && m.control(Act::Forget(ForgetAction::Confirm)).is_none(),
+        "nothing to press: {:?}",
+        m.components
+    );
+    let r = stage.cmd(CAROL, "attune export", vec![]).await.unwrap();
+    let m = r.message().cloned().unwrap();
+    assert_eq!(m.ephemeral_for, Some(CAROL));
+    assert!(
+        m.attachments.is_empty() && m.text().contains("nothing to export"),
+        "{}",
+        m.text()
+    );
+    assert_eq!(snapshot(&stage).await, before, "nothing was written");
+    // A partner still gets the question.
+    let r = stage.cmd(ALICE, "attune forget", vec![]).await.unwrap();
+    assert!(r
+        .message()
+        .unwrap()
+        .control(Act::Forget(ForgetAction::Confirm))
+        .is_some());
+    finish(stage).await;
+}
+
+/// Jobs of 2,000 couples (two million rows), a year of one person's check-ins, and that
+/// person asks to be forgotten: it is done within Discord's answer time, and nothing of them
+/// remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_on_a_database_with_millions_of_jobs() {
+    const JOBS: i64 = 2_000_000;
+    let mut config = base_config();
+    // The loaded jobs finished over the past 400 days; none is pruned while the test runs.
+    config.scheduler.keep_finished_days = 3650;
+    init_logging();
+    let now = at("2026-11-25T05:00:00Z");
+    let stage = Stage::start(&config, now).await.unwrap();
+    couple_in_berlin(&stage).await;
+    let (alice, bob) = (person_of(&stage, ALICE).await, person_of(&stage, BOB).await);
+    let couple: uuid::Uuid =
+        sqlx::query_scalar("select couple_id from partners where person_id = $1")
+            .bind(alice)
+            .fetch_one(stage.pool())
+            .await
+            .unwrap();
+    let loading = std::time::Instant::now();
+    bulk_load(stage.pool(), JOBS, couple, alice, bob, now).await;
+    eprintln!(
+        "loaded {JOBS} jobs and a year of answers in {:?}",
+        loading.elapsed()
+    );
+    assert!(count(&stage, "select count(*) from jobs").await >= JOBS);
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("select count(*) from checkin_answers where person_id = $1")
+            .bind(alice)
+            .fetch_one(stage.pool())
+            .await
+            .unwrap(),
+        730
+    );
+
+    let confirm = stage
+        .cmd(ALICE, "attune forget", vec![])
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let done = stage
+        .fake
+        .click_button(
+            ALICE,
+            confirm.id,
+            &confirm.control(Act::Forget(ForgetAction::Confirm)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    eprintln!("forget on {JOBS} jobs took {took:?}");
+    assert!(done.text().contains("has been deleted"), "{}", done.text());
+    assert_nothing_of(&stage, ALICE, alice).await;
+    // Everyone else's jobs, and bob's own year, stay.
+    assert!(count(&stage, "select count(*) from jobs").await >= JOBS - JOBS / 1000);
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("select count(*) from checkin_answers where person_id = $1")
+            .bind(bob)
+            .fetch_one(stage.pool())
+            .await
+            .unwrap(),
+        365
+    );
+    finish(stage).await;
+}
+
+async fn person_of(stage: &Stage, user: u64) -> uuid::Uuid {
+    sqlx::query_scalar("select person_id from identities where external_id = $1")
+        .bind(user.to_string())
+        .fetch_one(stage.pool())
+        .await
+        .unwrap()
+}
+
+/// Three statements: 2,000 other couples, `jobs` finished jobs among them (one in a thousand
+/// is `person`'s own, in their couple, a few still to come), then a year of morning and
+/// evening rounds in `person`'s couple, answered by them (with a note) and half by `partner`.
+async fn bulk_load(
+    pool: &sqlx::PgPool,
+    jobs: i64,
+    couple: uuid::Uuid,
+    person: uuid::Uuid,
+    partner: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    sqlx::query(
+        "with r as (
+            insert into rooms (id, transport, external_id, space)
+            select gen_random_uuid(), 'discord', (800000000000000000 + i)::text, '1'
+            from generate_series(1, 2000) i
+            returning id)
+         insert into couples (id, room_id, created_at)
+         select gen_random_uuid(), r.id, $1::timestamptz - interval '400 days' from r",
+    )
+    .bind(now)
+    .execute(pool)
+    .await
+    .unwrap();
+    // Ids and keys in insertion order, so the indexes grow at their ends (a fast load).
+    sqlx::query(
+        "insert into jobs (id, kind, couple_id, person_id, dedupe_key, due_at, payload, status,
+                           attempts, created_at, finished_at)
+         select ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'checkin_post',
+                case when own then $3 else cs.ids[1 + (i / 1000) % cs.n] end,
+                case when own then $4
+                     else ('00000000-0000-4000-9000-' || lpad(to_hex(i / 500), 12, '0'))::uuid end,
+                'bulk:' || lpad(i::text, 8, '0'),
+                case when later then $2::timestamptz + interval '30 days' else t.at end,
+                '{\"kind\": \"checkin_post\"}',
+                case when later then 'pending' else 'done' end, 1, t.at,
+                case when later then null else t.at end
+         from (select array_agg(id) as ids, count(*)::int as n from couples where id <> $3) cs,
+              generate_series(1, $1::bigint) i,
+              lateral (select i % 1000 = 0 as own, i % 100000 = 0 as later,
+                              $2::timestamptz - interval '400 days' + i * interval '15 seconds' as at) t",
+    )
+    .bind(jobs)
+    .bind(now)
+    .bind(couple)
+    .bind(person)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "with c as (
+            insert into checkins (id, couple_id, slot, round_date, opened_at, closes_at, status,
+                                  revealed_at, reveal_nonce)
+            select gen_random_uuid(), $1, s.slot, d::date, d, d + interval '12 hours', 'revealed',
+                   d + interval '12 hours', md5(s.slot || d::text)
+            from generate_series($4::timestamptz - interval '365 days',
+                                 $4::timestamptz - interval '1 day', interval '1 day') d,
+                 (values ('morning'), ('evening')) s(slot)
+            returning id, opened_at, slot)
+         insert into checkin_answers (checkin_id, person_id, mood, feelings, note, submitted,
+                                      updated_at)
+         select c.id, p.who, 3, '{calm}',
+                case when p.who = $2 then 'p:SENTINEL-forget-a-year-of-notes' end, true,
+                c.opened_at
+         from c, (values ($2::uuid), ($3::uuid)) p(who)
+         where p.who = $2 or c.slot = 'morning'",
+    )
+    .bind(couple)
+    .bind(person)
+    .bind(partner)
+    .bind(now)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("analyze jobs, checkin_answers, checkins")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Finished jobs are deleted once they are older than `scheduler.keep_finished_days`;
+/// pending ones and recently finished ones stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_jobs_older_than_the_limit_are_pruned() {
+    let mut config = base_config();
+    assert_eq!(config.scheduler.keep_finished_days, 14, "the default");
+    config.scheduler.keep_finished_days = 14;
+    init_logging();
+    let start = at("2026-11-25T05:00:00Z");
+    let stage = Stage::start(&config, start).await.unwrap();
+    couple_in_berlin(&stage).await;
+    let couple: uuid::Uuid = sqlx::query_scalar("select id from couples")
+        .fetch_one(stage.pool())
+        .await
+        .unwrap();
+    let day = chrono::Duration::days(1);
+    // (key, status, created, finished, due)
+    let rows = [
+        (
+            "old-done",
+            "done",
+            start - day * 21,
+            Some(start - day * 20),
+            start - day * 20,
+        ),
+        (
+            "old-missed",
+            "missed",
+            start - day * 31,
+            Some(start - day * 30),
+            start - day * 30,
+        ),
+        (
+            "old-cancelled",
+            "cancelled",
+            start - day * 20,
+            None,
+            start - day * 19,
+        ),
+        (
+            "recent-done",
+            "done",
+            start - day * 3,
+            Some(start - day * 2),
+            start - day * 2,
+        ),
+        (
+            "waiting",
+            "pending",
+            start - day * 40,
+            None,
+            start + day * 30,
+        ),
+    ];
+    for (key, status, created, finished, due) in rows {
+        sqlx::query(
+            "insert into jobs (id, kind, couple_id, dedupe_key, due_at, status, created_at, finished_at)
+             values (gen_random_uuid(), 'weekly_recap', $1, $2, $3, $4, $5, $6)",
+        )
+        .bind(couple)
+        .bind(format!("test:{key}"))
+        .bind(due)
+        .bind(status)
+        .bind(created)
+        .bind(finished)
+        .execute(stage.pool())
+        .await
+        .unwrap();
+    }
+    // The sweep runs hourly.
+    stage
+        .run_until(start + chrono::Duration::hours(2))
+        .await
+        .unwrap();
+    let left = || async {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "select substr(dedupe_key, 6) from jobs where dedupe_key like 'test:%' order by 1",
+        )
+        .fetch_all(stage.pool())
+        .await
+        .unwrap();
+        keys
+    };
+    let waited = std::time::Instant::now();
+    while left().await.len() > 2 && waited.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(left().await, vec!["recent-done", "waiting"]);
     finish(stage).await;
 }
