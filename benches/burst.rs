@@ -76,6 +76,8 @@ async fn main() -> anyhow::Result<()> {
         }
         tx.commit().await?;
     }
+    // The statistics autovacuum would have on a database that grew to this size.
+    sqlx::query("analyze").execute(stage.pool()).await?;
     eprintln!("seeded {burst} due posts in {:.0} s", t.elapsed().as_secs_f64());
     let posted = |fake: &attune::sandbox::fake::FakeDiscord| {
         fake.requests()
@@ -91,9 +93,10 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(async move {
             while on.load(Ordering::Relaxed) {
                 let r = rss_mib();
-                let mut p = peak.lock().unwrap();
-                *p = p.max(r);
-                drop(p);
+                {
+                    let mut p = peak.lock().unwrap();
+                    *p = p.max(r);
+                }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         })

@@ -2,7 +2,7 @@
 //! stand-in answering at once, with one or two bot instances sharing one database.
 //!
 //! `cargo bench --bench scheduler -- [--couples N] [--processes 1|2] [--pool N] [--pace N]
-//! [--count N]`
+//! [--count N] [--stale-stats 1]`
 //! Prints deliveries per second and the delay from due time to the post reaching the
 //! stand-in (p50/p90/p99/max); then, on the same database, pool size and machine, the bare
 //! Postgres floor (a `FOR UPDATE SKIP LOCKED` claim-and-finish of trivial jobs, one per
@@ -63,6 +63,7 @@ async fn drain(
     url: &Url,
     couples: usize,
     processes: usize,
+    analyze: bool,
     mark: impl FnOnce(),
 ) -> anyhow::Result<Drain> {
     let fake = FakeDiscord::start(couple_demo(), fake_options()).await?;
@@ -87,6 +88,11 @@ async fn drain(
         store::jobs::schedule(&mut *tx, &job, due, due - chrono::Duration::days(1)).await?;
     }
     tx.commit().await?;
+    if analyze {
+        // The statistics autovacuum would have gathered on a database that grew to this size
+        // over weeks, rather than the empty tables' from a second ago.
+        sqlx::query("analyze").execute(&pool).await?;
+    }
 
     let mut bots = Vec::new();
     for _ in 0..processes {
@@ -242,6 +248,10 @@ async fn counting_proxy(target: String) -> anyhow::Result<CountingProxy> {
                 let Ok(server) = TcpStream::connect(&target).await else {
                     return;
                 };
+                // Small writes both ways: without this, Nagle and delayed ACKs add tens of
+                // milliseconds to every round trip.
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
                 let (mut cr, mut cw) = client.into_split();
                 let (mut sr, mut sw) = server.into_split();
                 let back = tokio::spawn(async move { tokio::io::copy(&mut sr, &mut cw).await });
@@ -272,9 +282,11 @@ async fn forward_counting(
         if kind == b'S' || kind == b'Q' {
             count.fetch_add(1, Ordering::Relaxed);
         }
-        to.write_u8(kind).await?;
-        to.write_i32(len).await?;
-        to.write_all(&rest).await?;
+        let mut message = Vec::with_capacity(rest.len() + 5);
+        message.push(kind);
+        message.extend_from_slice(&len.to_be_bytes());
+        message.extend_from_slice(&rest);
+        to.write_all(&message).await?;
     }
 }
 
@@ -293,11 +305,13 @@ async fn main() -> anyhow::Result<()> {
     // 0: measure the bot's own throughput; 40: the production pacing under Discord's limit.
     config.scheduler.max_posts_per_second = arg("--pace", 0) as u32;
     // The spec check stays on (it is what CI runs).
-    let d = drain(config.clone(), &url, couples, processes, || ()).await?;
+    let analyze = arg("--stale-stats", 0) == 0;
+    let d = drain(config.clone(), &url, couples, processes, analyze, || ()).await?;
     let rate = d.posts as f64 / d.span_s.max(1e-9);
     println!(
-        "scheduler bench: {couples} couples due at one instant, {processes} bot instance(s), batch {}, pool {} each, pacing {}/s (0 = off)",
-        config.scheduler.batch_size, config.database.max_connections, config.scheduler.max_posts_per_second
+        "scheduler bench: {couples} couples due at one instant, {processes} bot instance(s), batch {}, pool {} each, pacing {}/s (0 = off), {}",
+        config.scheduler.batch_size, config.database.max_connections, config.scheduler.max_posts_per_second,
+        if analyze { "tables analyzed after seeding" } else { "statistics left as the bulk seed made them (--stale-stats 1)" }
     );
     println!(
         "  posts delivered: {} (duplicates: {}); all delivered {:.2} s after due → {rate:.0} deliveries/s",
@@ -352,7 +366,7 @@ async fn main() -> anyhow::Result<()> {
     // Seeding and start-up go through the proxy too: count from the start of the drain.
     let before = AtomicU64::new(0);
     let rt = proxy.round_trips.clone();
-    let d = drain(config.clone(), &counted_url, counted, 1, || {
+    let d = drain(config.clone(), &counted_url, counted, 1, analyze, || {
         before.store(rt.load(Ordering::Relaxed), Ordering::Relaxed);
     })
     .await?;

@@ -291,7 +291,7 @@ pub async fn post_state(
     bag_pool: &str,
 ) -> sqlx::Result<PostState> {
     #[derive(sqlx::FromRow)]
-    struct R {
+    struct StateRow {
         has_post: bool,
         checkin_id: Option<Uuid>,
         nonce: Option<String>,
@@ -300,7 +300,7 @@ pub async fn post_state(
         remaining: Option<Vec<String>>,
         refills: Option<i32>,
     }
-    let r: R = sqlx::query_as(
+    let r: StateRow = sqlx::query_as(
         "select cp.couple_id is not null as has_post, cp.checkin_id, cp.nonce, cp.message_id,
                 (select c.id from checkins c
                   where c.couple_id = $1 and c.slot = $3 and c.round_date = $4 and c.status = 'open'

@@ -171,27 +171,31 @@ pub async fn claim(
     running_here: &[Uuid],
 ) -> sqlx::Result<Vec<ClaimedJob>> {
     // Candidates come from the two partial indexes in their own order (pending by due time,
-    // running by lease end), a few more than asked for, so a claim reads a handful of rows
-    // however large a backlog is (one query with an `or` would read and sort every due job
-    // on every claim). The lock re-checks each row: another process may have claimed it since.
+    // running by lease end), a window a few times larger than asked for, so a claim reads a
+    // handful of rows however large a backlog is: one query with an `or`, or the transport
+    // check as a join, reads and sorts every due job on every claim (the planner picks a hash
+    // join on the statistics a burst leaves); a lookup per candidate does not. The window is
+    // taken before the transport check: a process serving one transport behind a larger
+    // backlog of the other claims less until that backlog drains. The lock re-checks each
+    // row: another process may have claimed it since.
     let rows: Vec<Row> = sqlx::query_as(
         "with t as (select coalesce($2::timestamptz, now()) as now),
          cand as (
-            (select j.id from jobs j
-               join couples c on c.id = j.couple_id
-               join rooms r on r.id = c.room_id, t
-              where j.status = 'pending' and j.due_at <= t.now and r.transport = any($5)
-                and not (j.id = any($6))
-              order by j.due_at
-              limit $7)
+            (select p.id from (
+                select j.id, j.couple_id from jobs j, t
+                 where j.status = 'pending' and j.due_at <= t.now and not (j.id = any($6))
+                 order by j.due_at
+                 limit $7) p
+              where (select r.transport from couples c join rooms r on r.id = c.room_id
+                      where c.id = p.couple_id) = any($5))
             union all
-            (select j.id from jobs j
-               join couples c on c.id = j.couple_id
-               join rooms r on r.id = c.room_id, t
-              where j.status = 'running' and j.lease_until < t.now and r.transport = any($5)
-                and not (j.id = any($6))
-              order by j.lease_until
-              limit $7)
+            (select p.id from (
+                select j.id, j.couple_id from jobs j, t
+                 where j.status = 'running' and j.lease_until < t.now and not (j.id = any($6))
+                 order by j.lease_until
+                 limit $7) p
+              where (select r.transport from couples c join rooms r on r.id = c.room_id
+                      where c.id = p.couple_id) = any($5))
          ),
          due as (
             select j.id from jobs j, t
@@ -217,7 +221,7 @@ pub async fn claim(
     .bind(transports)
     .bind(running_here)
     // Room for rows another process holds locked right now (skipped).
-    .bind(limit * 2 + 16)
+    .bind(limit * 4 + 64)
     .fetch_all(ex)
     .await?;
     Ok(rows

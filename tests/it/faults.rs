@@ -989,16 +989,24 @@ async fn kill_9_mid_burst_posts_each_prompt_once_and_keeps_acknowledged_answers(
         "alice could answer before and after the kill: {confirmed} confirmed, {} after restart",
         sent.confirmed_after_restart
     );
-    let (note, mood): (Option<String>, Option<i16>) =
-        sqlx::query_as("select note, mood from checkin_answers where person_id = (select person_id from identities where external_id = $1::bigint::text)")
+    let (checkin, person, note, mood): (uuid::Uuid, uuid::Uuid, Option<String>, Option<i16>) =
+        sqlx::query_as("select checkin_id, person_id, note, mood from checkin_answers where person_id = (select person_id from identities where external_id = $1::bigint::text)")
             .bind(ALICE as i64)
             .fetch_one(&pool)
             .await
             .unwrap();
+    // The spawned bot made its own key on first start and sealed the note with it.
+    let key = std::fs::read_to_string(log.with_extension("key")).expect("the bot's key file");
+    let keys = attune::crypto::Keyring::parse(Some(key.trim()), &[]).unwrap();
+    let place = attune::store::privacy::note_place(
+        attune::domain::ids::CheckinId(checkin),
+        attune::domain::ids::PersonId(person),
+    );
     let note: u32 = note
         .as_deref()
-        // The spawned bot runs without a key: plain text, behind its tag.
-        .and_then(|n| n.strip_prefix(attune::crypto::PLAIN))
+        .inspect(|n| assert!(n.starts_with(attune::crypto::SEALED), "sealed at rest: {n}"))
+        .and_then(|n| keys.open(n, &place).ok())
+        .as_deref()
         .and_then(|n| n.strip_prefix("note-"))
         .and_then(|n| n.parse().ok())
         .expect("a saved note");

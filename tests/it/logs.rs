@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::support::*;
 use attune::sandbox::fake::Fault;
-use attune::sandbox::stage::{Stage, BOB};
+use attune::sandbox::stage::{Stage, ALICE, BOB};
 
 /// Log lines written while a test runs, in memory.
 #[derive(Clone, Default)]
@@ -44,7 +44,17 @@ async fn a_reply_cut_off_by_a_connection_reset_logs_no_token() {
     let stage = Stage::start(&base_config(), at("2026-11-24T09:00:00Z"))
         .await
         .expect("stage starts");
-    let invite = couple_up(&stage).await;
+    let invite = stage
+        .cmd(
+            ALICE,
+            "attune setup",
+            vec![("partner", serde_json::json!(BOB.to_string()))],
+        )
+        .await
+        .expect("setup")
+        .message()
+        .cloned()
+        .expect("the invitation");
     stage.fake.push_fault(Fault::Reset {
         path_contains: "/callback".into(),
         times: 1,
