@@ -634,7 +634,11 @@ impl PrivacyConfig {
         let path = path.clone();
         let text = crate::crypto::key_file::create(&path)
             .map_err(|e| ConfigError::new("privacy.key_file", e))?;
-        let old: Vec<String> = self.old_keys.iter().map(|k| k.expose().to_string()).collect();
+        let old: Vec<String> = self
+            .old_keys
+            .iter()
+            .map(|k| k.expose().to_string())
+            .collect();
         self.keys = crate::crypto::Keyring::parse(Some(&text), &old)
             .map_err(|e| ConfigError::new("privacy.key_file", e))?;
         self.key_source = KeySource::File(path.clone());

@@ -73,7 +73,11 @@ pub fn classify(e: &serenity::Error) -> PostError {
 pub fn describe(e: &serenity::Error) -> String {
     match e {
         serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
-            format!("HTTP {} (Discord code {})", r.status_code.as_u16(), r.error.code)
+            format!(
+                "HTTP {} (Discord code {})",
+                r.status_code.as_u16(),
+                r.error.code
+            )
         }
         serenity::Error::Http(serenity::HttpError::Request(re)) => {
             let kind = if re.is_timeout() {

@@ -489,13 +489,13 @@ impl Scheduler {
         // attempt was looked for and not found) restarts it.
         if (!d.marked || fresh)
             && !store::jobs::mark_sending(
-            &st.pool,
-            claimed.id,
-            claimed.token,
-            st.clock.shared(),
-            fresh,
-        )
-        .await?
+                &st.pool,
+                claimed.id,
+                claimed.token,
+                st.clock.shared(),
+                fresh,
+            )
+            .await?
         {
             return Err(JobError::LeaseLost);
         }
@@ -528,8 +528,7 @@ impl Scheduler {
         d: Box<fj::Delivery>,
         message: &crate::domain::ids::MessageRef,
     ) -> Result<Plan, JobError> {
-        if fj::record_and_finish(&self.state, &d.record, message, claimed.id, claimed.token)
-            .await?
+        if fj::record_and_finish(&self.state, &d.record, message, claimed.id, claimed.token).await?
         {
             Ok(Plan::Deliver(d))
         } else {

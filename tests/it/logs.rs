@@ -86,5 +86,8 @@ async fn a_reply_cut_off_by_a_connection_reset_logs_no_token() {
         text.contains("could not answer a component interaction"),
         "the failed reply was logged: {text}"
     );
-    assert!(!token.is_empty() && !text.contains(&token), "the logs hold the interaction token: {text}");
+    assert!(
+        !token.is_empty() && !text.contains(&token),
+        "the logs hold the interaction token: {text}"
+    );
 }

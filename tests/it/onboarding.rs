@@ -471,12 +471,22 @@ async fn setup_and_status_say_when_others_can_read_the_channel() {
             .fake
             .messages(CHANNEL)
             .into_iter()
-            .filter(|m| m.text().contains("Everyone in this server can read this channel"))
+            .filter(|m| {
+                m.text()
+                    .contains("Everyone in this server can read this channel")
+            })
             .collect();
         if is_open {
             assert_eq!(warnings.len(), 1, "one warning after setup");
-            assert_eq!(warnings[0].ephemeral_for, Some(ALICE), "said privately to the one setting up");
-            assert!(warnings[0].text().contains("View Channel"), "says how to fix it");
+            assert_eq!(
+                warnings[0].ephemeral_for,
+                Some(ALICE),
+                "said privately to the one setting up"
+            );
+            assert!(
+                warnings[0].text().contains("View Channel"),
+                "says how to fix it"
+            );
         } else {
             assert!(warnings.is_empty(), "no warning in a private channel");
         }
@@ -488,7 +498,11 @@ async fn setup_and_status_say_when_others_can_read_the_channel() {
             is_open,
             "{text}"
         );
-        assert!(stage.fake.violations().is_empty(), "{:?}", stage.fake.violations());
+        assert!(
+            stage.fake.violations().is_empty(),
+            "{:?}",
+            stage.fake.violations()
+        );
     }
     finish(open).await;
     finish(private).await;
