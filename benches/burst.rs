@@ -7,7 +7,7 @@
 //! `cargo bench --bench burst -- [--couples N] [--secs S] [--rate R] [--pace P]`
 //! (Postgres as for the tests: `DATABASE_URL`, else 127.0.0.1:5432).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -115,42 +115,15 @@ async fn main() -> anyhow::Result<()> {
     let before = posted(&stage.fake);
     let started = Instant::now();
 
-    let samples = Arc::new(Mutex::new(Vec::new()));
-    let failed = Arc::new(AtomicU64::new(0));
     let targets = Arc::new(targets);
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    let mut tasks = Vec::new();
-    for n in 0..rate * secs {
-        tick.tick().await;
-        let (fake, targets, samples, failed) = (
-            stage.fake.clone(),
-            targets.clone(),
-            samples.clone(),
-            failed.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let (user, card, select) = &targets[n as usize % targets.len()];
-            let mood = (n % 5 + 1).to_string();
-            let t = Instant::now();
-            match fake.select(*user, *card, select, vec![mood]).await {
-                Ok(_) => samples.lock().unwrap().push(t.elapsed()),
-                Err(_) => {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
+    let fired = support::fire(&stage.fake, &targets, rate, rate * secs).await;
     let span = started.elapsed().as_secs_f64();
     sampling.store(false, Ordering::Relaxed);
     let rss_end = rss_mib();
     let delivered = posted(&stage.fake) - before;
     let left = store::jobs::outstanding(stage.pool(), stage.clock.now()).await?;
     let _ = sampler.await;
-    let mut s = samples.lock().unwrap().clone();
-    s.sort();
+    let s = fired.samples;
     println!(
         "burst bench: {burst} couples due in one minute, pacing {}/s, {} answering partners",
         config.scheduler.max_posts_per_second,
@@ -161,9 +134,10 @@ async fn main() -> anyhow::Result<()> {
         delivered as f64 / span
     );
     println!(
-        "  interactions during the drain: {} at {rate}/s, {} failed; round trip ms p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        "  interactions during the drain: {} at {rate}/s (sent over {:.1} s), {} failed; round trip ms p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
         s.len(),
-        failed.load(Ordering::Relaxed),
+        fired.sending.as_secs_f64(),
+        fired.failed,
         pct(&s, 0.5),
         pct(&s, 0.9),
         pct(&s, 0.99),

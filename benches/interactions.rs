@@ -6,8 +6,7 @@
 //! `cargo bench --bench interactions -- --secs 60 --rates 100,300,1000 --couples 100`
 //! (Postgres as for the tests: `DATABASE_URL`, else 127.0.0.1:5432).
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use attune::config::Config;
 use attune::sandbox::stage::Stage;
@@ -60,44 +59,15 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for rate in &args.rates {
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / *rate as f64));
         let total = rate * args.secs;
-        let mut tasks = Vec::with_capacity(total as usize);
-        let started = Instant::now();
-        for n in 0..total {
-            tick.tick().await;
-            let (fake, targets, samples, failed) = (
-                stage.fake.clone(),
-                targets.clone(),
-                samples.clone(),
-                failed.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let (user, card, select) = &targets[n as usize % targets.len()];
-                let mood = (n % 5 + 1).to_string();
-                let t = Instant::now();
-                match fake.select(*user, *card, select, vec![mood]).await {
-                    Ok(_) => samples.lock().unwrap().push(t.elapsed()),
-                    Err(_) => {
-                        failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-            }));
-        }
-        let sending = started.elapsed();
-        for t in tasks {
-            let _ = t.await;
-        }
-        let mut s = samples.lock().unwrap().clone();
-        s.sort();
+        let f = support::fire(&stage.fake, &targets, *rate, total).await;
+        let (s, sending) = (f.samples, f.sending);
         println!(
             "| {rate} | {:.1} s (sent at {:.0}/s) | {total} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
             sending.as_secs_f64(),
             total as f64 / sending.as_secs_f64(),
             s.len(),
-            failed.load(std::sync::atomic::Ordering::Relaxed),
+            f.failed,
             pct(&s, 0.5),
             pct(&s, 0.9),
             pct(&s, 0.99),

@@ -119,3 +119,59 @@ pub async fn answer_cards(
     );
     Ok(targets)
 }
+
+/// What firing mood picks at a fixed rate showed: the round trips of those answered (sorted),
+/// how many failed, and how long sending took.
+pub struct Fired {
+    pub samples: Vec<Duration>,
+    pub failed: u64,
+    pub sending: Duration,
+}
+
+/// Picks moods on the answer cards in turn, `rate` a second, `total` in all; each sample runs
+/// from the stand-in sending the interaction to the bot's answer arriving back at it.
+pub async fn fire(
+    fake: &attune::sandbox::fake::FakeDiscord,
+    targets: &std::sync::Arc<Vec<Target>>,
+    rate: u64,
+    total: u64,
+) -> Fired {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    let mut tasks = Vec::with_capacity(total as usize);
+    let started = Instant::now();
+    for n in 0..total {
+        tick.tick().await;
+        let (fake, targets, samples, failed) = (
+            fake.clone(),
+            targets.clone(),
+            samples.clone(),
+            failed.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (user, card, select) = &targets[n as usize % targets.len()];
+            let mood = (n % 5 + 1).to_string();
+            let t = Instant::now();
+            match fake.select(*user, *card, select, vec![mood]).await {
+                Ok(_) => samples.lock().unwrap().push(t.elapsed()),
+                Err(_) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let sending = started.elapsed();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut samples = samples.lock().unwrap().clone();
+    samples.sort();
+    Fired {
+        samples,
+        failed: failed.load(Ordering::Relaxed),
+        sending,
+    }
+}

@@ -313,6 +313,20 @@ pub(crate) struct PgProxy {
 }
 
 impl PgProxy {
+    /// A proxy in front of the database `config` names, and `config` pointed at it.
+    pub(crate) async fn in_front_of(config: &mut attune::config::Config) -> PgProxy {
+        let url = &mut config.database.url;
+        let target = format!(
+            "{}:{}",
+            url.host_str().unwrap_or("127.0.0.1"),
+            url.port_or_known_default().unwrap_or(5432)
+        );
+        let proxy = PgProxy::start(target).await;
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(proxy.port)).unwrap();
+        proxy
+    }
+
     pub(crate) async fn start(target: String) -> PgProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -410,14 +424,7 @@ impl Drop for PgProxy {
 async fn unreachable_database_gets_try_again_and_recovers_without_restart() {
     init_logging();
     let mut base = base_config();
-    let target = format!(
-        "{}:{}",
-        base.database.url.host_str().unwrap_or("127.0.0.1"),
-        base.database.url.port_or_known_default().unwrap_or(5432)
-    );
-    let proxy = PgProxy::start(target).await;
-    base.database.url.set_host(Some("127.0.0.1")).unwrap();
-    base.database.url.set_port(Some(proxy.port)).unwrap();
+    let proxy = PgProxy::in_front_of(&mut base).await;
     let stage = Stage::start(&base, early()).await.expect("stage starts");
     couple_up(&stage).await;
     let (post, _) = open_card(&stage.fake, ALICE).await;
@@ -472,14 +479,7 @@ async fn unreachable_database_gets_try_again_and_recovers_without_restart() {
 async fn a_note_that_cannot_be_saved_comes_back_to_its_writer() {
     init_logging();
     let mut base = base_config();
-    let target = format!(
-        "{}:{}",
-        base.database.url.host_str().unwrap_or("127.0.0.1"),
-        base.database.url.port_or_known_default().unwrap_or(5432)
-    );
-    let proxy = PgProxy::start(target).await;
-    base.database.url.set_host(Some("127.0.0.1")).unwrap();
-    base.database.url.set_port(Some(proxy.port)).unwrap();
+    let proxy = PgProxy::in_front_of(&mut base).await;
     let stage = Stage::start(&base, early()).await.expect("stage starts");
     couple_up(&stage).await;
     let (_, card) = open_card(&stage.fake, ALICE).await;
@@ -528,14 +528,7 @@ async fn a_note_that_cannot_be_saved_comes_back_to_its_writer() {
 async fn silent_database_gets_an_answer_in_time_and_recovers() {
     init_logging();
     let mut base = base_config();
-    let target = format!(
-        "{}:{}",
-        base.database.url.host_str().unwrap_or("127.0.0.1"),
-        base.database.url.port_or_known_default().unwrap_or(5432)
-    );
-    let proxy = PgProxy::start(target).await;
-    base.database.url.set_host(Some("127.0.0.1")).unwrap();
-    base.database.url.set_port(Some(proxy.port)).unwrap();
+    let proxy = PgProxy::in_front_of(&mut base).await;
     let stage = Stage::start(&base, early()).await.expect("stage starts");
     couple_up(&stage).await;
     let (_, card) = open_card(&stage.fake, ALICE).await;

@@ -384,14 +384,7 @@ async fn two_processes_two_minutes_apart_neither_reveal_early_nor_steal_a_lease(
 async fn a_post_discord_took_while_the_database_was_away_is_posted_once() {
     init_logging();
     let mut base = base_config();
-    let target = format!(
-        "{}:{}",
-        base.database.url.host_str().unwrap_or("127.0.0.1"),
-        base.database.url.port_or_known_default().unwrap_or(5432)
-    );
-    let proxy = PgProxy::start(target).await;
-    base.database.url.set_host(Some("127.0.0.1")).unwrap();
-    base.database.url.set_port(Some(proxy.port)).unwrap();
+    let proxy = PgProxy::in_front_of(&mut base).await;
     let stage = Stage::start(&base, at("2026-11-25T06:50:00Z"))
         .await
         .expect("stage");
