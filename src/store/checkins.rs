@@ -507,59 +507,6 @@ pub async fn mark_posted_finishing(
     Ok(done)
 }
 
-/// Claims the (couple, partner, slot, local date) key for a post.
-pub async fn claim_post(
-    tx: &mut PgConnection,
-    couple: CoupleId,
-    user: PersonId,
-    slot: &str,
-    local_date: NaiveDate,
-) -> sqlx::Result<PostSlot> {
-    let existing: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
-        "select checkin_id, nonce, message_id from checkin_posts
-         where couple_id = $1 and person_id = $2 and slot = $3 and local_date = $4 for update",
-    )
-    .bind(couple.0)
-    .bind(user.0)
-    .bind(slot)
-    .bind(local_date)
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(match existing {
-        None => PostSlot::New,
-        Some((_, _, Some(_))) => PostSlot::Posted,
-        Some((checkin, nonce, None)) => PostSlot::Unconfirmed {
-            checkin: CheckinId(checkin),
-            nonce,
-        },
-    })
-}
-
-pub async fn insert_post(
-    ex: impl PgExecutor<'_>,
-    couple: CoupleId,
-    user: PersonId,
-    slot: &str,
-    local_date: NaiveDate,
-    checkin: CheckinId,
-    nonce: &str,
-) -> sqlx::Result<bool> {
-    let n = sqlx::query(
-        "insert into checkin_posts (couple_id, person_id, slot, local_date, checkin_id, nonce)
-         values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
-    )
-    .bind(couple.0)
-    .bind(user.0)
-    .bind(slot)
-    .bind(local_date)
-    .bind(checkin.0)
-    .bind(nonce)
-    .execute(ex)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
-}
-
 pub async fn mark_posted(
     ex: impl PgExecutor<'_>,
     couple: CoupleId,
