@@ -482,6 +482,7 @@ pub mod keys {
             FORGET_YES = "forget_yes" max 80;
             FORGET_KEEP = "forget_keep" max 80;
             FORGET_CANCELLED = "forget_cancelled";
+            FORGET_STARTED = "forget_started";
             FORGET_DONE = "forget_done";
             FORGOTTEN_NOTICE = "forgotten_notice" (who);
         }

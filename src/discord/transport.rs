@@ -412,17 +412,29 @@ impl Transport for DiscordTransport {
         Ok(None)
     }
 
+    /// A direct message: ephemeral messages exist only as answers to an interaction, so
+    /// what reaches one person later (their erasure is done) goes to their DMs. A person
+    /// who takes no DMs from the server answers `Forbidden`.
     async fn post_private(
         &self,
         _room: &Room,
-        _to: &PersonRef,
-        _card: &Card,
-        _key: &str,
+        to: &PersonRef,
+        card: &Card,
+        key: &str,
     ) -> Result<MessageRef, PostError> {
-        // Ephemeral messages exist only as answers to an interaction.
-        Err(PostError::Transient(
-            "no private posts outside an interaction".into(),
-        ))
+        let user = to
+            .handle
+            .parse::<u64>()
+            .map_err(|_| PostError::Gone { status: 400 })?;
+        let http = self.http()?;
+        self.pacer.wait().await;
+        let dm = serenity::UserId::new(user)
+            .create_dm_channel(&http)
+            .await
+            .map_err(|e| classify(&e))?;
+        let result = self.send(&http, dm.id, card, key).await;
+        self.note(&result);
+        result
     }
 
     async fn replace(

@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::ids::{CheckinId, CoupleId, PersonId};
+use super::ids::{CheckinId, CoupleId, PersonId, TransportKind};
 use super::recap::IsoWeek;
 use super::schedule::Slot;
 
@@ -77,6 +77,17 @@ pub enum Job {
         #[serde(default)]
         visit: u8,
     },
+    /// Erase a person who asked to be forgotten (their couples were unlinked when they
+    /// confirmed), then tell them privately that it is done: `handle` on `transport` is
+    /// where, and `room`/`space` where they asked. The job belongs to no couple and names
+    /// the person only here, so it is deleted, not kept, once done.
+    Forget {
+        person: PersonId,
+        transport: TransportKind,
+        handle: String,
+        room: String,
+        space: Option<String>,
+    },
 }
 
 impl Job {
@@ -94,8 +105,9 @@ impl Job {
         self.into()
     }
 
-    pub fn couple(&self) -> CoupleId {
-        match self {
+    /// The couple the job is for; none for a person's own erasure.
+    pub fn couple(&self) -> Option<CoupleId> {
+        Some(match self {
             Job::CheckinPost { couple, .. }
             | Job::CheckinRemind { couple, .. }
             | Job::CheckinReveal { couple, .. }
@@ -106,7 +118,8 @@ impl Job {
             | Job::RepairRemind { couple, .. }
             | Job::RepairExpire { couple, .. }
             | Job::AgreementRevisit { couple, .. } => CoupleId(*couple),
-        }
+            Job::Forget { .. } => return None,
+        })
     }
 
     pub fn user(&self) -> Option<PersonId> {
@@ -120,7 +133,8 @@ impl Job {
             | Job::RepairReturn { .. }
             | Job::RepairRemind { .. }
             | Job::RepairExpire { .. }
-            | Job::AgreementRevisit { .. } => None,
+            | Job::AgreementRevisit { .. }
+            | Job::Forget { .. } => None,
         }
     }
 
@@ -171,6 +185,7 @@ impl Job {
                 visit,
                 ..
             } => format!("revisit:{agreement}:v{visit}:{attempt}"),
+            Job::Forget { person, .. } => format!("forget:{person}"),
         }
     }
 
@@ -186,6 +201,7 @@ impl Job {
                 | Job::RepairReturn { .. }
                 | Job::RepairExpire { .. }
                 | Job::AgreementRevisit { .. }
+                | Job::Forget { .. }
         )
     }
 
@@ -201,7 +217,8 @@ impl Job {
             | Job::RepairReturn { .. }
             | Job::RepairRemind { .. }
             | Job::RepairExpire { .. }
-            | Job::AgreementRevisit { .. } => None,
+            | Job::AgreementRevisit { .. }
+            | Job::Forget { .. } => None,
         }
     }
 
@@ -324,11 +341,30 @@ mod tests {
             let v = serde_json::to_value(j).unwrap();
             assert_eq!(v["kind"], j.kind());
             assert_eq!(serde_json::from_value::<Job>(v).unwrap(), *j);
-            assert_eq!(j.couple(), CoupleId(c));
+            assert_eq!(j.couple(), Some(CoupleId(c)));
             assert!(keys.insert(j.dedupe_key()), "{}", j.dedupe_key());
         }
         assert!(jobs[1].expires_after_grace(), "a late nudge is dropped");
         assert!(!jobs[0].expires_after_grace(), "a return always runs");
+    }
+
+    #[test]
+    fn an_erasure_belongs_to_no_couple_never_expires_and_says_where_it_is_served() {
+        let person = PersonId(Uuid::new_v4());
+        let j = Job::Forget {
+            person,
+            transport: TransportKind::Matrix,
+            handle: "@ann:example.org".into(),
+            room: "!dm:example.org".into(),
+            space: None,
+        };
+        let v = serde_json::to_value(&j).unwrap();
+        // The claim reads the transport straight from the payload (no couple to look it up).
+        assert_eq!(v["transport"], "matrix");
+        assert_eq!(serde_json::from_value::<Job>(v).unwrap(), j);
+        assert_eq!((j.couple(), j.user()), (None, None));
+        assert_eq!(j.dedupe_key(), format!("forget:{person}"));
+        assert!(!j.expires_after_grace(), "an erasure found late still runs");
     }
 
     #[test]

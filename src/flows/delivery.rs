@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 
 use crate::domain::couple::Room;
-use crate::domain::ids::{CheckinId, CoupleId, MicroId, PersonId};
+use crate::domain::ids::{CheckinId, CoupleId, MicroId, PersonId, PersonRef};
 use crate::domain::recap::IsoWeek;
 use crate::transport::Card;
 
@@ -28,6 +28,9 @@ pub enum Plan {
 #[derive(Debug)]
 pub struct Delivery {
     pub room: Room,
+    /// Delivered to this person alone (their direct messages), rather than posted in `room`,
+    /// which is then only where they asked.
+    pub to: Option<PersonRef>,
     pub card: Card,
     pub key: String,
     pub record: Record,
@@ -40,6 +43,25 @@ impl Plan {
     pub fn deliver(room: Room, card: Card, key: String, record: Record) -> Plan {
         Plan::Deliver(Box::new(Delivery {
             room,
+            to: None,
+            card,
+            key,
+            record,
+            marked: false,
+        }))
+    }
+
+    /// A card for one person only, outside any conversation they started.
+    pub fn deliver_privately(
+        room: Room,
+        to: PersonRef,
+        card: Card,
+        key: String,
+        record: Record,
+    ) -> Plan {
+        Plan::Deliver(Box::new(Delivery {
+            room,
+            to: Some(to),
             card,
             key,
             record,
@@ -67,4 +89,6 @@ pub enum Record {
         couple: CoupleId,
         week: IsoWeek,
     },
+    /// A person was erased and told: the job itself is deleted, since it names them.
+    Erased,
 }

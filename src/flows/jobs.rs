@@ -115,6 +115,24 @@ pub async fn prepare(
             )
             .await
         }
+        Job::Forget {
+            person,
+            transport,
+            handle,
+            room,
+            space,
+        } => {
+            super::privacy::prepare_erasure(
+                st,
+                *person,
+                *transport,
+                handle,
+                room,
+                space.as_deref(),
+                id,
+            )
+            .await
+        }
     }
 }
 
@@ -122,7 +140,7 @@ pub async fn prepare(
 pub async fn record(st: &AppState, record: &Record, message: &MessageRef) -> sqlx::Result<()> {
     let now = st.clock.now();
     match record {
-        Record::Nothing => Ok(()),
+        Record::Nothing | Record::Erased => Ok(()),
         Record::CheckinPost {
             couple,
             person,
@@ -175,6 +193,9 @@ pub async fn record_and_finish(
             shared,
         )
         .await;
+    }
+    if *record == Record::Erased {
+        return crate::store::jobs::finish_by_deleting(&st.pool, id, token).await;
     }
     self::record(st, record, message).await?;
     crate::store::jobs::finish(&st.pool, id, token, "done", None, shared).await

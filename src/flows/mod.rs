@@ -254,7 +254,7 @@ pub async fn press(
         }
         CustomId::Leave(id, action) => onboarding::leave_choice(st, who, here, id, action).await,
         CustomId::Checkin(id, action) => checkin::press(st, who, here, id, action, values).await,
-        CustomId::Forget(_, action) => privacy::forget_choice(st, who, action).await,
+        CustomId::Forget(_, action) => privacy::forget_choice(st, who, here, action).await,
         CustomId::Micro(id, action) => micro::press(st, who, here, id, action).await,
         CustomId::Repair(id, action) => repair::press(st, who, here, id, action).await,
         CustomId::Personal(id, PersonalAction::Care) => {

@@ -1,11 +1,16 @@
 //! Privacy in a person's own hands: `export` (everything they wrote or set, as a file only
-//! they see) and `forget` (asks first, then erases them and unlinks their couples, telling
-//! the partner left behind).
+//! they see) and `forget` (asks first; on yes unlinks their couples at once, telling the
+//! partner left behind, and hands the erasure to a durable job that tells them privately
+//! when it is done).
 
+use super::delivery::{Plan, Record};
 use super::view::button;
-use super::{Answer, FlowResult, Post, Who};
+use super::{Answer, FlowError, FlowResult, Here, Post, Who};
 use crate::content::copy::keys::privacy as k;
+use crate::domain::couple::Room;
 use crate::domain::custom_id::{CustomId, ForgetAction};
+use crate::domain::ids::{JobId, PersonId, PersonRef, RoomId, TransportKind};
+use crate::domain::jobs::Job;
 use crate::state::AppState;
 use crate::store::{couples, jobs, people, schedules};
 use crate::transport::{Attachment, Card, Part, Text, Tone};
@@ -58,8 +63,16 @@ pub async fn forget(st: &AppState, who: &Who) -> FlowResult {
 }
 
 /// The answer to `forget`'s question. Forgetting always acts on the person who presses, so
-/// a forged id can do nothing another press could not.
-pub async fn forget_choice(st: &AppState, who: &Who, action: ForgetAction) -> FlowResult {
+/// a forged id can do nothing another press could not. Yes unlinks them from their couples
+/// at once (a few rows, under the couple's own indexes) and schedules the erasure as a job in
+/// the same transaction, so the answer comes at once however much they wrote, and a restart
+/// midway loses nothing: the job runs, or runs again, until they are told it is done.
+pub async fn forget_choice(
+    st: &AppState,
+    who: &Who,
+    here: &Here,
+    action: ForgetAction,
+) -> FlowResult {
     let lib = &st.content;
     if action == ForgetAction::Cancel {
         return Ok(Answer::update(Card::text(lib.t(k::FORGET_CANCELLED, &[]))));
@@ -95,10 +108,58 @@ pub async fn forget_choice(st: &AppState, who: &Who, action: ForgetAction) -> Fl
             });
         }
     }
-    let rows = crate::store::privacy::forget(&mut tx, person).await?;
+    let job = Job::Forget {
+        person,
+        transport: who.transport,
+        handle: who.handle.clone(),
+        room: here.room.clone(),
+        space: here.space.clone(),
+    };
+    // A second yes while the first is under way changes nothing.
+    jobs::schedule_once(&mut *tx, &job, now, now).await?;
     tx.commit().await?;
-    tracing::info!(rows, "a person was forgotten");
-    let mut answer = Answer::update(Card::text(lib.t(k::FORGET_DONE, &[])));
+    st.wake.notify_one();
+    tracing::info!("a person asked to be forgotten; erasing");
+    let mut answer = Answer::update(Card::text(lib.t(k::FORGET_STARTED, &[])));
     answer.posts = posts;
     Ok(answer)
+}
+
+/// The erasure job: removes everything of the person in one transaction (every statement
+/// through an index), then tells them privately. Run again after a restart or a failed
+/// message, it finds nothing left to remove and says the same: the key makes the message
+/// land once.
+pub async fn prepare_erasure(
+    st: &AppState,
+    person: PersonId,
+    transport: TransportKind,
+    handle: &str,
+    room: &str,
+    space: Option<&str>,
+    job: JobId,
+) -> Result<Plan, FlowError> {
+    let mut tx = st.pool.begin().await?;
+    let rows = crate::store::privacy::forget(&mut tx, person).await?;
+    tx.commit().await?;
+    if rows > 0 {
+        tracing::info!(job_id = %job, rows, "a person was forgotten");
+    }
+    let to = PersonRef {
+        id: person,
+        handle: handle.to_string(),
+    };
+    // Where they asked: a place to answer from, not a room Attune keeps (it has no row).
+    let here = Room {
+        id: RoomId(uuid::Uuid::nil()),
+        transport,
+        external: room.to_string(),
+        space: space.map(str::to_string),
+    };
+    Ok(Plan::deliver_privately(
+        here,
+        to,
+        Card::text(st.content.t(k::FORGET_DONE, &[])),
+        crate::store::checkins::nonce_for(job.0),
+        Record::Erased,
+    ))
 }

@@ -34,14 +34,14 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::domain::couple::Room;
-use crate::domain::ids::{CoupleId, TransportKind};
+use crate::domain::ids::{CoupleId, MessageRef, TransportKind};
 use crate::domain::jobs::{retry_delay, Job, MAX_ATTEMPTS};
 use crate::flows::jobs::{self as fj, Plan};
 use crate::flows::FlowError;
 use crate::state::AppState;
 use crate::store::jobs::{ClaimedJob, SentMark};
 use crate::store::{self};
-use crate::transport::{PostError, Transport, Transports};
+use crate::transport::{Card, PostError, Transport, Transports};
 
 /// How long we trust a platform to deduplicate a re-sent post by its key. Discord documents
 /// "a few minutes" for `enforce_nonce`; past this, an attempt looks for the earlier message.
@@ -454,12 +454,13 @@ impl Scheduler {
         let Some(transport) = self.transports.get(d.room.transport) else {
             return Err(JobError::Transient("no transport for this room".into()));
         };
-        let couple_id = job.couple();
+        let couple_id = Shown(job.couple());
         // An earlier attempt may have posted without being recorded. Within the platform's
         // nonce window a re-send returns that message; past it, look for it first.
         let mut prior = claimed.sent_at;
         let mut fresh = false;
-        if let Some(sent) = claimed.sent_at {
+        if let (Some(sent), None) = (claimed.sent_at, &d.to) {
+            // Only a room is looked through; a private message relies on its key.
             if claimed.claimed_at - sent >= NONCE_TRUST {
                 match transport
                     .find_recent(&d.room, &d.card, sent - FIND_MARGIN)
@@ -499,7 +500,7 @@ impl Scheduler {
         {
             return Err(JobError::LeaseLost);
         }
-        let message = match transport.post(&d.room, &d.card, &d.key).await {
+        let message = match send(transport, &d, &d.card).await {
             Ok(m) => m,
             Err(PostError::Forbidden { status })
                 if d.card.image.is_some() || d.card.file.is_some() =>
@@ -511,7 +512,7 @@ impl Scheduler {
                 let mut plain = d.card.clone();
                 plain.image = None;
                 plain.file = None;
-                match transport.post(&d.room, &plain, &d.key).await {
+                match send(transport, &d, &plain).await {
                     Ok(m) => m,
                     Err(e) => return Err(sort(e, &d.room, prior)),
                 }
@@ -556,7 +557,8 @@ impl Scheduler {
         let st = &self.state;
         let id = claimed.id;
         let kind = job.kind();
-        let couple_id: CoupleId = job.couple();
+        let couple = job.couple();
+        let couple_id = Shown(couple);
         let attempt = claimed.attempts;
         let (error, mark, wait) = match outcome {
             Outcome::Ran(Ok(Plan::Deliver(_))) => {
@@ -590,13 +592,29 @@ impl Scheduler {
                 tracing::warn!(job_id = %id, couple_id = %couple_id, kind, "lost the lease; leaving the job to its new holder");
                 return None;
             }
+            Outcome::Ran(Err(JobError::Gone { error, .. })) if couple.is_none() => {
+                // A person's erasure is done; only the word that it is could not reach them
+                // (they take no direct messages, say). Nothing is left to retry for.
+                tracing::warn!(job_id = %id, kind, %error,
+                    "could not tell a person their erasure is done; it is done all the same");
+                st.metrics.job(kind, "done");
+                match store::jobs::finish_by_deleting(&st.pool, id, claimed.token).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(job_id = %id, error = %e, "could not end the job; its lease will expire")
+                    }
+                }
+                return None;
+            }
             Outcome::Ran(Err(JobError::Gone { room, error, prior })) => {
                 tracing::warn!(job_id = %id, couple_id = %couple_id, room_id = %room.id, %error,
                     "the room refused the bot; pausing the couple until someone runs /attune resume");
                 st.metrics.job(kind, "unreachable");
-                if let Err(e) =
-                    store::couples::mark_unreachable(&st.pool, couple_id, st.clock.now()).await
-                {
+                let paused = match couple {
+                    Some(c) => store::couples::mark_unreachable(&st.pool, c, st.clock.now()).await,
+                    None => Ok(()),
+                };
+                if let Err(e) = paused {
                     tracing::warn!(couple_id = %couple_id, error = %e, "could not pause the couple");
                 }
                 // The next attempt finds the couple paused: a post is skipped, a reveal waits.
@@ -692,6 +710,30 @@ impl Scheduler {
             Err(e) => {
                 tracing::warn!(job_id = %claimed.id, error = %e, "could not finish job; its lease will expire")
             }
+        }
+    }
+}
+
+/// Hands a delivery to the transport: to one person, or into the room.
+async fn send(
+    transport: &dyn Transport,
+    d: &fj::Delivery,
+    card: &Card,
+) -> Result<MessageRef, PostError> {
+    match &d.to {
+        Some(person) => transport.post_private(&d.room, person, card, &d.key).await,
+        None => transport.post(&d.room, card, &d.key).await,
+    }
+}
+
+/// A job's couple in a log line (an erasure has none).
+struct Shown(Option<CoupleId>);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(c) => c.fmt(f),
+            None => f.write_str("none"),
         }
     }
 }

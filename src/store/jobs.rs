@@ -54,7 +54,7 @@ pub async fn schedule(
     )
     .bind(Uuid::new_v4())
     .bind(job.kind())
-    .bind(job.couple().0)
+    .bind(job.couple().map(|c| c.0))
     .bind(job.user().map(|u| u.0))
     .bind(job.dedupe_key())
     .bind(due_at)
@@ -72,7 +72,7 @@ pub async fn schedule(
 pub struct JobRows {
     pub(super) ids: Vec<Uuid>,
     pub(super) kinds: Vec<&'static str>,
-    pub(super) couples: Vec<Uuid>,
+    pub(super) couples: Vec<Option<Uuid>>,
     pub(super) persons: Vec<Option<Uuid>>,
     pub(super) keys: Vec<String>,
     pub(super) due: Vec<DateTime<Utc>>,
@@ -83,7 +83,7 @@ impl JobRows {
     pub fn push(&mut self, job: &Job, due_at: DateTime<Utc>) {
         self.ids.push(Uuid::new_v4());
         self.kinds.push(job.kind());
-        self.couples.push(job.couple().0);
+        self.couples.push(job.couple().map(|c| c.0));
         self.persons.push(job.user().map(|u| u.0));
         self.keys.push(job.dedupe_key());
         self.due.push(due_at);
@@ -106,7 +106,7 @@ pub async fn schedule_once(
     )
     .bind(Uuid::new_v4())
     .bind(job.kind())
-    .bind(job.couple().0)
+    .bind(job.couple().map(|c| c.0))
     .bind(job.user().map(|u| u.0))
     .bind(job.dedupe_key())
     .bind(due_at)
@@ -177,25 +177,28 @@ pub async fn claim(
     // join on the statistics a burst leaves); a lookup per candidate does not. The window is
     // taken before the transport check: a process serving one transport behind a larger
     // backlog of the other claims less until that backlog drains. The lock re-checks each
-    // row: another process may have claimed it since.
+    // row: another process may have claimed it since. A job of no couple (an erasure) names
+    // its transport in its payload.
     let rows: Vec<Row> = sqlx::query_as(
         "with t as (select coalesce($2::timestamptz, now()) as now),
          cand as (
             (select p.id from (
-                select j.id, j.couple_id from jobs j, t
+                select j.id, j.couple_id, j.payload from jobs j, t
                  where j.status = 'pending' and j.due_at <= t.now and not (j.id = any($6))
                  order by j.due_at
                  limit $7) p
-              where (select r.transport from couples c join rooms r on r.id = c.room_id
-                      where c.id = p.couple_id) = any($5))
+              where (case when p.couple_id is null then p.payload->>'transport'
+                          else (select r.transport from couples c join rooms r on r.id = c.room_id
+                                 where c.id = p.couple_id) end) = any($5))
             union all
             (select p.id from (
-                select j.id, j.couple_id from jobs j, t
+                select j.id, j.couple_id, j.payload from jobs j, t
                  where j.status = 'running' and j.lease_until < t.now and not (j.id = any($6))
                  order by j.lease_until
                  limit $7) p
-              where (select r.transport from couples c join rooms r on r.id = c.room_id
-                      where c.id = p.couple_id) = any($5))
+              where (case when p.couple_id is null then p.payload->>'transport'
+                          else (select r.transport from couples c join rooms r on r.id = c.room_id
+                                 where c.id = p.couple_id) end) = any($5))
          ),
          due as (
             select j.id from jobs j, t
@@ -309,6 +312,24 @@ pub async fn finish(
     .execute(ex)
     .await?
     .rows_affected();
+    Ok(n == 1)
+}
+
+/// Ends a claimed job by deleting it, for a job whose row names a person who asked to be
+/// forgotten (see `Job::Forget`): nothing of them stays behind for the pruning to find.
+/// Only the claim that holds it can; false means the lease was lost.
+pub async fn finish_by_deleting(
+    ex: impl PgExecutor<'_>,
+    id: JobId,
+    token: Uuid,
+) -> sqlx::Result<bool> {
+    let n =
+        sqlx::query("delete from jobs where id = $1 and lease_token = $2 and status = 'running'")
+            .bind(id.0)
+            .bind(token)
+            .execute(ex)
+            .await?
+            .rows_affected();
     Ok(n == 1)
 }
 

@@ -346,8 +346,8 @@ pub trait Transport: Send + Sync {
         Ok(None)
     }
 
-    /// Delivers a card to one person only (on Discord, outside an interaction, this is not
-    /// possible: it answers `Transient`).
+    /// Delivers a card to one person only, outside any interaction: their direct messages
+    /// (a direct room with the bot on Matrix, a DM on Discord).
     async fn post_private(
         &self,
         room: &Room,

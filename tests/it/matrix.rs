@@ -592,6 +592,10 @@ async fn encrypted_journey() {
         .await;
     let confirm_n = numbers_for(confirm.body(), &yes)[0];
     ann.say(&ann_dm, &confirm_n.to_string()).await;
+    // Then told, in the same direct room, that the erasure is done.
+    let done = lib.t(keys::privacy::FORGET_DONE, &[]).words();
+    ann.wait_for("the erasure done", |s| s.room == ann_dm && s.body() == done)
+        .await;
     // Ann's answers are gone, Bob's stay his.
     bot.wait_count("select count(*) from checkin_answers", 1)
         .await;

@@ -730,14 +730,7 @@ async fn what_the_practice_keeps_is_in_my_export_and_gone_when_i_forget() {
     assert_eq!(doc["settings"]["care_ways"], json!(["touch"]));
     assert_eq!(doc["settings"]["light_days"], json!(["2026-11-29"]));
 
-    let confirm = stage
-        .cmd(ALICE, "attune forget", vec![])
-        .await
-        .unwrap()
-        .message()
-        .cloned()
-        .unwrap();
-    click(&stage, ALICE, &confirm, Act::Forget(ForgetAction::Confirm)).await;
+    forget_me(&stage, ALICE).await;
     for table in ["weekly_answers", "light_days"] {
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))

@@ -1156,3 +1156,53 @@ fn a_lease_shorter_than_a_request_is_refused() {
     .to_string();
     assert!(err.contains("scheduler.lease"), "{err}");
 }
+
+/// An erasure belongs to no couple, so its transport comes from the job itself: a process
+/// serving Discord alone takes Discord's erasures and leaves Matrix's to a process that
+/// serves Matrix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_is_claimed_only_by_a_process_serving_its_transport() {
+    let mut stage = stage().await;
+    // The bot's own scheduler is stopped: this test claims by hand.
+    stage.stop_bot().await;
+    let now = stage.fake.now();
+    let forget = |transport, handle: &str| Job::Forget {
+        person: attune::domain::ids::PersonId::new(),
+        transport,
+        handle: handle.into(),
+        room: "somewhere".into(),
+        space: None,
+    };
+    let (d, m) = (
+        forget(TransportKind::Discord, "1"),
+        forget(TransportKind::Matrix, "@ann:example.org"),
+    );
+    for j in [&d, &m] {
+        store::jobs::schedule(stage.pool(), j, now, now)
+            .await
+            .unwrap();
+    }
+    let claim = |transports: &'static [&'static str]| {
+        let pool = stage.pool().clone();
+        async move {
+            store::jobs::claim(
+                &pool,
+                uuid::Uuid::new_v4(),
+                Some(now + Duration::seconds(1)),
+                Duration::seconds(60),
+                10,
+                transports,
+                &[],
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|c| c.job)
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(claim(&["discord"]).await, vec![d]);
+    assert_eq!(claim(&["matrix"]).await, vec![m]);
+    assert!(claim(&["discord", "matrix"]).await.is_empty(), "both taken");
+    finish(stage).await;
+}

@@ -214,3 +214,34 @@ pub async fn repair_modal(
         .cloned()
         .unwrap()
 }
+
+/// `user` runs `/attune forget` and says yes: the answer comes at once (they are told the
+/// erasure is under way), and the erasure job then tells them privately that it is done.
+/// Returns that direct message.
+pub async fn forget_me(stage: &Stage, user: u64) -> FakeMessage {
+    use attune::content::copy::keys::privacy as k;
+    let lib = attune::content::Library::builtin();
+    let confirm = stage
+        .cmd(user, "attune forget", vec![])
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    let ack = stage
+        .fake
+        .click_button(
+            user,
+            confirm.id,
+            &confirm.control(Act::Forget(ForgetAction::Confirm)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ack.text(), lib.s(k::FORGET_STARTED), "acknowledged at once");
+    stage.settle().await.unwrap();
+    let done = lib.s(k::FORGET_DONE);
+    let dms = stage.fake.direct_messages(user);
+    let told: Vec<_> = dms.iter().filter(|m| m.content == done).collect();
+    assert_eq!(told.len(), 1, "told once that it is done: {dms:?}");
+    told[0].clone()
+}

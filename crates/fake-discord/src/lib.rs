@@ -336,6 +336,8 @@ struct State {
     dm_by_user: HashMap<u64, u64>,
     gateway: GatewayStats,
     dm_user_by_channel: HashMap<u64, u64>,
+    /// Users who take no direct messages.
+    closed_dms: HashSet<u64>,
 }
 
 struct Inner {
@@ -595,6 +597,23 @@ impl FakeDiscord {
             .filter(|m| m.msg.channel_id == channel && !m.deleted && !m.loading)
             .map(|m| m.msg.clone())
             .collect()
+    }
+
+    /// The bot's direct messages to `user`, in order (none when it never opened a DM).
+    pub fn direct_messages(&self, user: u64) -> Vec<FakeMessage> {
+        let channel = self.state().dm_by_user.get(&user).copied();
+        channel.map(|c| self.messages(c)).unwrap_or_default()
+    }
+
+    /// Makes `user` take no direct messages from the bot (Discord answers 403, code 50007),
+    /// or take them again.
+    pub fn close_dms(&self, user: u64, closed: bool) {
+        let mut st = self.state();
+        if closed {
+            st.closed_dms.insert(user);
+        } else {
+            st.closed_dms.remove(&user);
+        }
     }
 
     /// What `user` sees in `channel`: public messages plus their own ephemerals.

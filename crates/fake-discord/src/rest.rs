@@ -782,6 +782,18 @@ fn channel_routes(fake: &FakeDiscord, req: &Req, channel: u64, rest: &[&str]) ->
             Some(json_resp(200, Value::Array(list)))
         }
         ("POST", ["messages"]) => {
+            let closed = {
+                let st = fake.state();
+                st.dm_user_by_channel
+                    .get(&channel)
+                    .is_some_and(|u| st.closed_dms.contains(u))
+            };
+            if closed {
+                return Some(json_resp(
+                    403,
+                    payloads::error(50007, "Cannot send messages to this user"),
+                ));
+            }
             if !req.uploads.is_empty() && fake.state().no_attachments.contains(&channel) {
                 return Some(json_resp(
                     403,
