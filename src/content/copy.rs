@@ -344,6 +344,7 @@ pub mod keys {
         common {
             SORRY = "sorry";
             TRY_AGAIN = "try_again";
+            TOO_SLOW = "too_slow";
             UNSAVED = "unsaved" (text);
             UNSAVED_FILE = "unsaved_file";
             BAD_ARGUMENT = "bad_argument";
@@ -670,6 +671,7 @@ pub mod keys {
             NOTED = "noted" (v, other);
             NUDGE = "nudge" (closes);
             POINTER = "pointer" (by, since);
+            RESENT = "resent";
             WELCOME_BACK = "welcome_back";
             INVITED_LEAD_HURT = "invited_lead_hurt" (p, i);
             INVITED_BODY_HURT = "invited_body_hurt" (i, p, resources);

@@ -41,6 +41,21 @@ async fn here_and_who_reads(ctx: &Ctx<'_>) -> Here {
 
 /// Sends a flow's answer as the command's reply (and its followups and posts).
 async fn answer(ctx: Ctx<'_>, a: Answer) -> Result<(), BotError> {
+    let st = &ctx.data().state;
+    flows::showing(st, a.follow_up.as_ref()).await;
+    if let Err(e) = reply(ctx, &a).await {
+        flows::not_shown(st, a.follow_up.as_ref()).await;
+        return Err(e);
+    }
+    for f in &a.followups {
+        ctx.send(render::reply(f, true)).await?;
+    }
+    super::router::post_after(ctx.data(), &a).await;
+    Ok(())
+}
+
+/// The command's first reply.
+async fn reply(ctx: Ctx<'_>, a: &Answer) -> Result<(), BotError> {
     match &a.reply {
         Reply::Public(card) => {
             ctx.send(render::reply(card, false)).await?;
@@ -61,10 +76,6 @@ async fn answer(ctx: Ctx<'_>, a: Answer) -> Result<(), BotError> {
             app.has_sent_initial_response.store(true, Ordering::SeqCst);
         }
     }
-    for f in &a.followups {
-        ctx.send(render::reply(f, true)).await?;
-    }
-    super::router::post_after(ctx.data(), &a).await;
     Ok(())
 }
 

@@ -106,9 +106,11 @@ async fn on_component(ctx: &serenity::Context, ci: &ComponentInteraction, data: 
         }
     };
     if let Some(a) = answer {
+        flows::showing(st, a.follow_up.as_ref()).await;
         if let Err(e) = ci.create_response(&ctx.http, first_response(&a)).await {
             tracing::warn!(error = %super::transport::describe(&e), "could not answer a component interaction");
             outcome = Outcome::Error;
+            flows::not_shown(st, a.follow_up.as_ref()).await;
         }
         st.metrics
             .interaction(InteractionKind::Component, outcome, received.elapsed());
@@ -189,8 +191,10 @@ async fn on_modal(ctx: &serenity::Context, mi: &serenity::ModalInteraction, data
             Answer::from(Reply::Private(flows::unsaved(&st.content, &e, &typed)))
         }
     };
+    flows::showing(st, answer.follow_up.as_ref()).await;
     if let Err(e) = mi.create_response(&ctx.http, first_response(&answer)).await {
         tracing::warn!(error = %super::transport::describe(&e), "could not answer a modal");
+        flows::not_shown(st, answer.follow_up.as_ref()).await;
         st.metrics
             .interaction(InteractionKind::Modal, Outcome::Error, received.elapsed());
         return;

@@ -59,6 +59,14 @@ pub enum Job {
         repair: Uuid,
         version: i32,
     },
+    /// A repair's card after a step changed it, in case the answer that shows it never
+    /// reached the couple (the transport missed its deadline or lost the reply). Cancelled
+    /// once the answer was shown; stale once the repair moved on.
+    RepairCard {
+        couple: Uuid,
+        repair: Uuid,
+        version: i32,
+    },
     /// Close an open repair that rested too long (stale once anything moved).
     RepairExpire {
         couple: Uuid,
@@ -116,6 +124,7 @@ impl Job {
             | Job::WeeklyRecap { couple, .. }
             | Job::RepairReturn { couple, .. }
             | Job::RepairRemind { couple, .. }
+            | Job::RepairCard { couple, .. }
             | Job::RepairExpire { couple, .. }
             | Job::AgreementRevisit { couple, .. } => CoupleId(*couple),
             Job::Forget { .. } => return None,
@@ -132,6 +141,7 @@ impl Job {
             | Job::WeeklyRecap { .. }
             | Job::RepairReturn { .. }
             | Job::RepairRemind { .. }
+            | Job::RepairCard { .. }
             | Job::RepairExpire { .. }
             | Job::AgreementRevisit { .. }
             | Job::Forget { .. } => None,
@@ -170,6 +180,9 @@ impl Job {
             Job::RepairRemind {
                 repair, version, ..
             } => format!("repair-remind:{repair}:{version}"),
+            Job::RepairCard {
+                repair, version, ..
+            } => format!("repair-card:{repair}:{version}"),
             Job::RepairExpire {
                 repair, version, ..
             } => format!("repair-expire:{repair}:{version}"),
@@ -193,12 +206,13 @@ impl Job {
     /// late is better than losing what the couple answered. So do a repair's return (else a
     /// paused flow would never reopen), its expiry, and the agreement's revisit. A recap found
     /// late is recorded as missed, like a check-in post: a week's look back arriving days
-    /// later helps nobody.
+    /// later helps nobody. A repair's card is what the partner needs to go on, however late.
     pub fn expires_after_grace(&self) -> bool {
         !matches!(
             self,
             Job::CheckinReveal { .. }
                 | Job::RepairReturn { .. }
+                | Job::RepairCard { .. }
                 | Job::RepairExpire { .. }
                 | Job::AgreementRevisit { .. }
                 | Job::Forget { .. }
@@ -216,6 +230,7 @@ impl Job {
             | Job::WeeklyRecap { .. }
             | Job::RepairReturn { .. }
             | Job::RepairRemind { .. }
+            | Job::RepairCard { .. }
             | Job::RepairExpire { .. }
             | Job::AgreementRevisit { .. }
             | Job::Forget { .. } => None,
@@ -316,6 +331,11 @@ mod tests {
                 repair: r,
                 version: 3,
             },
+            Job::RepairCard {
+                couple: c,
+                repair: r,
+                version: 3,
+            },
             Job::AgreementRevisit {
                 couple: c,
                 repair: r,
@@ -346,6 +366,10 @@ mod tests {
         }
         assert!(jobs[1].expires_after_grace(), "a late nudge is dropped");
         assert!(!jobs[0].expires_after_grace(), "a return always runs");
+        assert!(
+            !jobs[3].expires_after_grace(),
+            "a lost repair card is posted however late"
+        );
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub async fn prepare(
                 super::repair::prepare_reminder(st, id, RepairId(*repair), *version).await
             }
         }
+        Job::RepairCard {
+            repair, version, ..
+        } => super::repair::prepare_card(st, id, RepairId(*repair), *version).await,
         Job::RepairExpire {
             repair, version, ..
         } => super::repair::prepare_expiry(st, id, RepairId(*repair), *version).await,

@@ -86,6 +86,10 @@ pub struct Answer {
     /// writer only).
     pub followups: Vec<Card>,
     pub posts: Vec<Post>,
+    /// A durable follow-up planned with the change this answer shows (the repair's card,
+    /// posted by a job if the answer never reaches the couple). The transport calls
+    /// [`shown`] once the reply is delivered, which makes the follow-up needless.
+    pub follow_up: Option<crate::domain::jobs::Job>,
 }
 
 impl From<Reply> for Answer {
@@ -94,6 +98,37 @@ impl From<Reply> for Answer {
             reply,
             followups: Vec::new(),
             posts: Vec::new(),
+            follow_up: None,
+        }
+    }
+}
+
+/// The transport is about to show an answer's reply: its durable follow-up
+/// (`Answer::follow_up`) is cancelled first, so a reply that is shown is never followed by a
+/// second copy. Should the cancel fail, the follow-up shows the same card once more, which
+/// beats a partner left without it.
+pub async fn showing(st: &AppState, follow_up: Option<&crate::domain::jobs::Job>) {
+    let Some(job) = follow_up else {
+        return;
+    };
+    if let Err(e) = crate::store::jobs::cancel_by_key(&st.pool, &job.dedupe_key()).await {
+        tracing::warn!(error = %e, kind = job.kind(), "could not cancel a follow-up made needless");
+    }
+}
+
+/// The reply could not be shown after all: the follow-up is planned again, due now, so the
+/// couple get the card from the scheduler.
+pub async fn not_shown(st: &AppState, follow_up: Option<&crate::domain::jobs::Job>) {
+    let Some(job) = follow_up else {
+        return;
+    };
+    let now = st.clock.now();
+    match crate::store::jobs::schedule(&st.pool, job, now, now).await {
+        Ok(_) => st.wake.notify_one(),
+        // Still pending from the flow's own transaction if the cancel above failed too;
+        // otherwise the card waits for the couple's next step.
+        Err(e) => {
+            tracing::warn!(error = %e, kind = job.kind(), "could not plan a lost reply again")
         }
     }
 }
@@ -189,9 +224,10 @@ impl FlowError {
     pub fn text(&self, lib: &Library) -> Text {
         match self {
             FlowError::Refused(r) => r.text(lib),
-            FlowError::Unavailable(_) | FlowError::TooSlow(_) => {
-                lib.t(keys::common::TRY_AGAIN, &[])
-            }
+            FlowError::Unavailable(_) => lib.t(keys::common::TRY_AGAIN, &[]),
+            // The work may have committed just before the deadline: say so, not "nothing
+            // was saved".
+            FlowError::TooSlow(_) => lib.t(keys::common::TOO_SLOW, &[]),
             FlowError::Internal(_) => lib.t(keys::common::SORRY, &[]),
         }
     }

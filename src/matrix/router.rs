@@ -450,6 +450,7 @@ async fn deliver(bot: &Bot, who: &Who, acted: &Acted, result: Result<Answer, Flo
             Err(e) => tracing::warn!(error = %e, "could not open a direct room"),
         }
     };
+    let follow_up = a.follow_up.clone();
     match a.reply {
         Reply::Public(card) => {
             let room =
@@ -459,8 +460,10 @@ async fn deliver(bot: &Bot, who: &Who, acted: &Acted, result: Result<Answer, Flo
                         Err(_) => return,
                     });
             if let Some(room) = room {
+                crate::flows::showing(&bot.state, follow_up.as_ref()).await;
                 if let Err(e) = t.send_card(&room, couple, &card, None, None).await {
                     tracing::warn!(error = %e, "could not post an answer");
+                    crate::flows::not_shown(&bot.state, follow_up.as_ref()).await;
                 }
             }
         }

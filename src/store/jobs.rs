@@ -134,6 +134,18 @@ pub async fn bring_forward(
     Ok(n == 1)
 }
 
+/// Cancels the pending job with this key, if any (a follow-up made needless).
+pub async fn cancel_by_key(ex: impl PgExecutor<'_>, dedupe_key: &str) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "update jobs set status = 'cancelled' where dedupe_key = $1 and status = 'pending'",
+    )
+    .bind(dedupe_key)
+    .execute(ex)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 /// Cancels a partner's pending jobs of one kind in a couple (before re-planning them).
 pub async fn cancel_pending(
     ex: impl PgExecutor<'_>,

@@ -63,7 +63,7 @@ async fn couple_in_berlin(stage: &Stage) {
 fn assert_served(r: &Reply, what: &str) {
     let t = r.text();
     assert!(
-        !t.is_empty() && t != sorry() && t != try_again(),
+        !t.is_empty() && t != sorry() && t != try_again() && t != too_slow(),
         "{what}: expected a real answer, got {t:?}"
     );
 }
@@ -271,7 +271,10 @@ async fn killed_db_connections_get_kind_answers_and_recover() {
             Reply::Updated(_) => saved += 1,
             other => {
                 assert!(other.is_ephemeral(), "{other:?}");
-                assert_eq!(other.text(), try_again(), "a kind, honest answer");
+                assert!(
+                    [try_again(), too_slow()].contains(&other.text()),
+                    "a kind, honest answer: {other:?}"
+                );
                 kind += 1;
             }
         }
@@ -548,7 +551,7 @@ async fn silent_database_gets_an_answer_in_time_and_recovers() {
         r.text()
     );
     assert!(r.is_ephemeral(), "{r:?}");
-    assert_eq!(r.text(), try_again());
+    assert!([try_again(), too_slow()].contains(&r.text()), "{r:?}");
 
     proxy.freeze(false);
     let r = stage

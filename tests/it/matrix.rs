@@ -14,6 +14,8 @@ use attune::config::Config;
 use attune::content::copy::keys;
 use attune::content::Library;
 use attune::domain::clock::SystemClock;
+use attune::domain::custom_id::{CustomId, RepairAction};
+use attune::matrix::render::META_KEY;
 use hmac::{Hmac, Mac};
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::event_handler::RawEvent;
@@ -208,21 +210,7 @@ impl Person {
 
     /// Waits until a message matching `f` arrives; returns it.
     async fn wait_for(&self, what: &str, f: impl Fn(&Seen) -> bool) -> Seen {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if let Some(s) = self.seen().into_iter().find(|s| f(s)) {
-                return s;
-            }
-            if tokio::time::Instant::now() > deadline {
-                let bodies: Vec<String> = self
-                    .seen()
-                    .iter()
-                    .map(|s| format!("[{}] {}", s.sender, s.body()))
-                    .collect();
-                panic!("{} never saw {what}; saw:\n{}", self.id, bodies.join("\n"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.wait_after(0, what, f).await
     }
 
     fn room(&self, id: &str) -> matrix_sdk::Room {
@@ -240,6 +228,84 @@ impl Person {
         r.response.event_id.to_string()
     }
 
+    /// Waits for a message matching `f` among those seen after the first `mark`.
+    async fn wait_after(&self, mark: usize, what: &str, f: impl Fn(&Seen) -> bool) -> Seen {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let seen = self.seen();
+            if let Some(s) = seen.iter().skip(mark).find(|s| f(s)) {
+                return s.clone();
+            }
+            if tokio::time::Instant::now() > deadline {
+                let bodies: Vec<String> = seen
+                    .iter()
+                    .skip(mark)
+                    .map(|s| format!("[{}] {}", s.sender, s.body()))
+                    .collect();
+                panic!(
+                    "{} never saw {what}; saw since:\n{}",
+                    self.id,
+                    bodies.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Replies to the message `to` in `room` with `text`.
+    async fn reply(&self, room: &str, to: &str, text: &str) {
+        let mut v = serde_json::to_value(RoomMessageEventContent::text_plain(text)).unwrap();
+        v["m.relates_to"] = json!({"m.in_reply_to": {"event_id": to}});
+        self.room(room).send_raw("m.room.message", v).await.unwrap();
+    }
+
+    /// Presses a repair action on `card` (by the number the card offers for it, as a reply)
+    /// and waits for the first new message of `bot` matching `then`.
+    async fn press(
+        &self,
+        bot: &str,
+        card: &Seen,
+        action: RepairAction,
+        then: impl Fn(&Seen) -> bool,
+    ) -> Seen {
+        let n = repair_choice(card, action)
+            .unwrap_or_else(|| panic!("no {action:?} on: {}", card.current()["body"]));
+        let mark = self.seen().len();
+        self.reply(&card.room, &card.event_id, &n.to_string()).await;
+        self.wait_after(mark, &format!("the answer to {action:?}"), |s| {
+            s.sender == bot && then(s)
+        })
+        .await
+    }
+
+    /// Opens a repair writing from `card`, answers the request with `text` in the direct
+    /// room, and shares the private preview; returns the public card that follows.
+    async fn write_and_share(
+        &self,
+        bot: &str,
+        couple_room: &str,
+        card: &Seen,
+        (write, share): (RepairAction, RepairAction),
+        text: &str,
+    ) -> Seen {
+        let ask = self
+            .press(bot, card, write, |s| {
+                s.room != couple_room && s.current()[META_KEY]["ask"].is_object()
+            })
+            .await;
+        let mark = self.seen().len();
+        self.reply(&ask.room, &ask.event_id, text).await;
+        let preview = self
+            .wait_after(mark, "the private preview", |s| {
+                s.sender == bot && s.room == ask.room && repair_choice(s, share).is_some()
+            })
+            .await;
+        self.press(bot, &preview, share, |s| {
+            s.room == couple_room && has_choices(s)
+        })
+        .await
+    }
+
     /// The direct room the bot opened with this person.
     async fn dm_with(&self, bot: &str, couple_room: &str) -> String {
         let s = self
@@ -249,6 +315,24 @@ impl Person {
             .await;
         s.room
     }
+}
+
+/// The number a card offers for a repair action, read from the choices the bot attached to
+/// it (so the test presses by typed action, not by label).
+fn repair_choice(s: &Seen, action: RepairAction) -> Option<u32> {
+    s.current()[META_KEY]["choices"]
+        .as_array()?
+        .iter()
+        .find_map(|c| match c["id"].as_str()?.parse::<CustomId>().ok()? {
+            CustomId::Repair(_, a) if a == action => c["n"].as_u64().map(|n| n as u32),
+            _ => None,
+        })
+}
+
+fn has_choices(s: &Seen) -> bool {
+    s.current()[META_KEY]["choices"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty())
 }
 
 /// The numbers the card offers for a label, in order (a label can stand in several menus).
@@ -389,6 +473,22 @@ async fn wait_joined(p: &Person, room: &str, user: &str) {
     }
 }
 
+/// Ann invites Bob with `!attune setup`; returns the number that accepts. The invitation is
+/// a notice in HTML that mentions Bob only.
+async fn invitation(lib: &Library, ann: &Person, bob: &Person, b: &str, us: &str) -> u32 {
+    ann.say(us, &format!("!attune setup {}", bob.id)).await;
+    let accept = lib.t(keys::onboarding::ACCEPT, &[]).words();
+    let invite = bob
+        .wait_for("the invitation", |s| {
+            s.sender == b && s.room == us && !numbers_for(s.body(), &accept).is_empty()
+        })
+        .await;
+    assert_eq!(invite.msgtype(), "m.notice");
+    assert_eq!(invite.content["format"], "org.matrix.custom.html");
+    assert_eq!(invite.content["m.mentions"]["user_ids"], json!([bob.id]));
+    numbers_for(invite.body(), &accept)[0]
+}
+
 /// Onboarding with consent, an outsider refused, a check-in answered privately in encrypted
 /// direct rooms with nothing in the couple room before the reveal and a restart in the
 /// middle, the recap with its chart, then export and forget: all in an encrypted room.
@@ -417,17 +517,7 @@ async fn encrypted_journey() {
     .await;
 
     // Setup: the invitation mentions Bob only; Bob accepts by its number.
-    ann.say(&us, &format!("!attune setup {}", bob.id)).await;
-    let accept = lib.t(keys::onboarding::ACCEPT, &[]).words();
-    let invite = bob
-        .wait_for("the invitation", |s| {
-            s.sender == b && s.room == us && !numbers_for(s.body(), &accept).is_empty()
-        })
-        .await;
-    assert_eq!(invite.msgtype(), "m.notice");
-    assert_eq!(invite.content["format"], "org.matrix.custom.html");
-    assert_eq!(invite.content["m.mentions"]["user_ids"], json!([bob.id]));
-    let n = numbers_for(invite.body(), &accept)[0];
+    let n = invitation(&lib, &ann, &bob, &b, &us).await;
     // An outsider cannot accept for Bob.
     eve.say(&us, &n.to_string()).await;
     bob.say(&us, &n.to_string()).await;
@@ -628,6 +718,143 @@ async fn invitations_from_others_are_declined() {
             "the bot never declined"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bot.finish().await;
+}
+
+/// A whole repair on Matrix, to an agreement: the writing happens in each partner's direct
+/// room and stays there until its writer shares it; each step's card reaches the couple room
+/// mentioning only who acts next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repair_reaches_an_agreement() {
+    use RepairAction as R;
+    let lib = Library::builtin();
+    let ann = person(&unique("ann")).await;
+    let bob = person(&unique("bob")).await;
+    let bot = Bot::start(&unique("attune"), vec![ann.id.clone()]).await;
+    let b = bot.id.clone();
+    let us = room(&ann, &[&bob.id, &b], false).await;
+    wait_joined(&ann, &us, &b).await;
+    wait_joined(&ann, &us, &bob.id).await;
+    let n = invitation(&lib, &ann, &bob, &b, &us).await;
+    bob.say(&us, &n.to_string()).await;
+    bot.wait_count("select count(*) from partners", 2).await;
+
+    // Ann starts: the chooser and the request for the moment come to her direct room.
+    let mark = ann.seen().len();
+    ann.say(&us, "!repair").await;
+    let chooser = ann
+        .wait_after(mark, "the repair chooser", |s| {
+            s.sender == b && repair_choice(s, R::ChooseOwn).is_some()
+        })
+        .await;
+    assert_ne!(chooser.room, us, "the chooser is private");
+    let ask = ann
+        .press(&b, &chooser, R::ChooseOwn, |s| {
+            s.current()[META_KEY]["ask"].is_object()
+        })
+        .await;
+    let moment = "SENTINEL-MOMENT the dinner";
+    ann.reply(&ask.room, &ask.event_id, moment).await;
+    let invite = bob
+        .wait_for("the repair invitation", |s| {
+            s.sender == b && s.room == us && repair_choice(s, R::Ready).is_some()
+        })
+        .await;
+    assert_eq!(invite.content["m.mentions"]["user_ids"], json!([bob.id]));
+
+    let public = |s: &Seen| s.room == us && has_choices(s);
+    let regulate = bob.press(&b, &invite, R::Ready, public).await;
+    ann.press(&b, &regulate, R::Calm2, |s| s.room != us).await;
+    let own = bob.press(&b, &regulate, R::Calm3, public).await;
+    let felt = ann
+        .write_and_share(
+            &b,
+            &us,
+            &own,
+            (R::WriteOwn, R::ShareOwn),
+            "SENTINEL-OWN I cut you off.",
+        )
+        .await;
+    assert!(felt.body().contains("SENTINEL-OWN"), "{}", felt.body());
+    assert_eq!(felt.content["m.mentions"]["user_ids"], json!([bob.id]));
+    let recheck = bob
+        .write_and_share(
+            &b,
+            &us,
+            &felt,
+            (R::WriteFelt, R::ShareFelt),
+            "SENTINEL-FELT small.",
+        )
+        .await;
+    ann.press(&b, &recheck, R::Calm2, |s| s.room != us).await;
+    let reflect = bob.press(&b, &recheck, R::Calm1, public).await;
+    let confirm = ann
+        .write_and_share(
+            &b,
+            &us,
+            &reflect,
+            (R::WriteReflect, R::ShareReflect),
+            "You felt small.",
+        )
+        .await;
+    let empathy = bob.press(&b, &confirm, R::Heard, public).await;
+    let next = ann
+        .write_and_share(
+            &b,
+            &us,
+            &empathy,
+            (R::WriteEmpathy, R::ShareEmpathy),
+            "It makes sense you felt small.",
+        )
+        .await;
+    let proposed = ann
+        .write_and_share(
+            &b,
+            &us,
+            &next,
+            (R::WritePlan, R::SharePlan),
+            "I'll let you finish first.",
+        )
+        .await;
+    let pick = bob
+        .write_and_share(
+            &b,
+            &us,
+            &proposed,
+            (R::WritePlan, R::SharePlan),
+            "SENTINEL-LINE we pause when talk gets fast.",
+        )
+        .await;
+    let agree = ann.press(&b, &pick, R::PickSecond, public).await;
+    let close = bob.press(&b, &agree, R::Agree, public).await;
+    assert!(close.body().contains("SENTINEL-LINE"), "{}", close.body());
+    ann.press(&b, &close, R::Close4, |s| s.room != us).await;
+    let summary = bob
+        .press(&b, &close, R::Close5, |s| {
+            s.room == us && repair_choice(s, R::OtherWay).is_some()
+        })
+        .await;
+    assert!(
+        summary.body().contains("SENTINEL-LINE"),
+        "{}",
+        summary.body()
+    );
+    assert_eq!(summary.msgtype(), "m.notice");
+
+    bot.wait_count(
+        "select count(*) from repairs where step = 'done' and status = 'completed'",
+        1,
+    )
+    .await;
+    bot.wait_count("select count(*) from agreements", 1).await;
+    // The moment Ann never shared stayed in her direct room.
+    for s in bob.seen().iter().filter(|s| s.room == us) {
+        assert!(
+            !s.current().to_string().contains("SENTINEL-MOMENT"),
+            "the unshared moment reached the couple room: {}",
+            s.body()
+        );
     }
     bot.finish().await;
 }

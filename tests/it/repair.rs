@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
 use crate::support::*;
+use attune::domain::clock::Clock;
 use attune::sandbox::fake::{FakeMessage, Reply};
 use attune::sandbox::stage::{Stage, ALICE, BOB, CAROL, CHANNEL};
 use chrono::Duration;
@@ -720,7 +721,8 @@ async fn either_partner_can_end_it() {
             "select count(*) from jobs where kind like 'repair_%' and status = 'pending'"
         )
         .await,
-        0
+        0,
+        "nothing is left to nudge, expire or post again"
     );
     let t = private(&stage, BOB, &invite, RepairAction::Ready).await;
     assert!(t.contains("was ended"), "{t}");
@@ -1544,5 +1546,82 @@ async fn worrying_words_stay_private_and_the_flow_stops_before_next_time() {
         ("empathy", "ended"),
         "it never reached next time"
     );
+    finish(stage).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// A committed step whose answer never reaches the couple.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_answer_is_lost_still_reaches_the_partner_once() {
+    let stage = stage().await;
+    couple_up(&stage).await;
+    let own = to_own_it(&stage).await;
+    // An answer that did arrive: nothing is posted again later.
+    stage
+        .run_until(stage.clock.now() + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(public_with(&stage, "Step 2 of 7").len(), 1, "posted once");
+
+    let preview = write(
+        &stage,
+        ALICE,
+        &own,
+        RepairAction::WriteOwn,
+        "I cut you off at dinner.",
+    )
+    .await;
+    // alice shares: the step commits, but Discord never gets the answer that shows it.
+    stage.fake.push_fault(attune::sandbox::fake::Fault::Status {
+        path_contains: "/callback".into(),
+        status: 500,
+        retry_after: None,
+        times: 1,
+    });
+    let share = button(&stage, &preview, share_of(&preview));
+    let _ = stage.fake.click_button(ALICE, preview.id, &share).await;
+    let (step, _, _) = repair_row(&stage).await;
+    assert_eq!(step, "felt", "the share was saved");
+    // The bot posts the step itself, at once.
+    stage
+        .fake
+        .wait_for_message(CHANNEL, StdDuration::from_secs(5), |m| {
+            m.ephemeral_for.is_none() && m.text().contains("I cut you off at dinner.")
+        })
+        .await
+        .expect("the step reaches the channel");
+    stage
+        .run_until(stage.clock.now() + Duration::minutes(1))
+        .await
+        .unwrap();
+    let cards = public_with(&stage, "I cut you off at dinner.");
+    assert_eq!(cards.len(), 1, "bob gets the step once");
+    let card = &cards[0];
+    assert!(
+        card.text().contains("here's where you are"),
+        "{}",
+        card.text()
+    );
+    // bob goes on from the card the bot posted for the lost answer.
+    let recheck = say(
+        &stage,
+        BOB,
+        card,
+        RepairAction::WriteFelt,
+        "I felt brushed aside.",
+    )
+    .await;
+    assert!(
+        recheck.text().contains("check in with yourselves again"),
+        "{}",
+        recheck.text()
+    );
+    stage
+        .run_until(stage.clock.now() + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(public_with(&stage, "I cut you off at dinner.").len(), 1);
     finish(stage).await;
 }

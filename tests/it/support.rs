@@ -169,6 +169,12 @@ pub fn try_again() -> String {
     attune::content::Library::builtin().s(attune::content::copy::keys::common::TRY_AGAIN)
 }
 
+/// The words the bot answers with when its work ran past the platform's deadline (it may
+/// have gone through just before).
+pub fn too_slow() -> String {
+    attune::content::Library::builtin().s(attune::content::copy::keys::common::TOO_SLOW)
+}
+
 /// A couple written straight into the database (for tests with many couples).
 pub async fn create_couple(
     tx: &mut sqlx::PgConnection,

@@ -426,6 +426,16 @@ async fn act(
             }
         }
         plan_after_change(&mut tx, cfg, couple.id, rid, &s, &next, version, now).await?;
+        // The answer below shows the couple the new step; if it never reaches them (the
+        // transport's deadline passed, the reply was lost), this job posts it instead.
+        let follow_up = card_follows(role, &s, &next, action, write).then_some(Job::RepairCard {
+            couple: couple.id.0,
+            repair: rid.0,
+            version,
+        });
+        if let Some(job) = &follow_up {
+            jobs::schedule_once(&mut *tx, job, now + FOLLOW_UP_AFTER, now).await?;
+        }
         tx.commit().await?;
         tracing::info!(
             couple_id = %couple.id,
@@ -435,9 +445,33 @@ async fn act(
             version,
             "repair changed"
         );
-        return respond(st, rid, &me, role, &s, &next, write, action).await;
+        let mut answer = respond(st, rid, &me, role, &s, &next, write, action).await?;
+        answer.follow_up = follow_up;
+        return Ok(answer);
     }
     refuse(k::BUSY)
+}
+
+/// How long a step's card waits for its answer to be shown before a job posts it: well past
+/// any transport's deadline to answer.
+const FOLLOW_UP_AFTER: Duration = Duration::seconds(20);
+
+/// Whether a saved change is answered with the repair's card in the room (the last branch
+/// of [`respond`]), which a durable follow-up then stands in for.
+fn card_follows(role: Role, prev: &State, next: &State, action: Action, write: Write) -> bool {
+    if action == Action::NotSafe
+        || (matches!(action, Action::Rate(_)) && next.unsettled[role_index(role)])
+    {
+        return false;
+    }
+    let moved = prev.step != next.step || prev.status != next.status;
+    moved
+        || !matches!(
+            (action, write),
+            (_, Write::Draft(_))
+                | (_, Write::Shared(TextKind::Moment))
+                | (Action::Rate(_) | Action::Connect(_), _)
+        )
 }
 
 /// Something shown without a change.
@@ -733,6 +767,22 @@ async fn deliver_card(
         nonce_for(job_id.0),
         Record::Nothing,
     ))
+}
+
+/// The card of a step whose answer never reached the couple, unless they moved on since.
+pub async fn prepare_card(
+    st: &AppState,
+    job_id: JobId,
+    rid: RepairId,
+    version: i32,
+) -> Result<Plan, FlowError> {
+    let Some(repair) = repairs::get(&st.pool, rid).await? else {
+        return Ok(Plan::Skipped("repair gone"));
+    };
+    if repair.version != version {
+        return Ok(Plan::Skipped("moved on since"));
+    }
+    deliver_card(st, rid, view::resent_lead(&st.content), job_id).await
 }
 
 /// Reopens a paused repair at the time the couple chose, with a gentle welcome.

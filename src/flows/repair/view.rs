@@ -907,6 +907,11 @@ pub fn nudge_lead(lib: &Library, closes: DateTime<Utc>) -> Text {
     )
 }
 
+/// The lead of a card the bot posts again because the answer that showed it was lost.
+pub fn resent_lead(lib: &Library) -> Text {
+    lib.t(k::RESENT, &[])
+}
+
 /// "You two already have a repair open …".
 pub fn pointer_lead(lib: &Library, by: &PersonRef, since: DateTime<Utc>) -> Text {
     lib.t(
