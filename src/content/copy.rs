@@ -328,6 +328,7 @@ pub mod keys {
             REVEAL_FOOTER = "reveal_footer";
         }
         matrix {
+            ROOM_OPEN = "room_open";
             PICK_ONE = "pick_one";
             PICK_MANY = "pick_many";
             WRITE_REPLY = "write_reply";

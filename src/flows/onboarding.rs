@@ -10,7 +10,7 @@ use crate::content::copy::keys::{common as kc, onboarding as k};
 use crate::content::copy::Arg;
 use crate::content::Library;
 use crate::domain::custom_id::{CustomId, InviteAction, LeaveAction};
-use crate::domain::ids::{CoupleId, InvitationId, PersonRef};
+use crate::domain::ids::{CoupleId, InvitationId, PersonRef, TransportKind};
 use crate::domain::zones::{self, ZoneError};
 use crate::state::AppState;
 use crate::store::invitations::{Invitation, InvitationStatus};
@@ -96,9 +96,17 @@ pub async fn setup(st: &AppState, who: &Who, here: &Here, invitee: &Invitee) -> 
         // Said privately to the one setting up, before either of them writes anything.
         answer
             .followups
-            .push(Card::text(st.content.t(k::ROOM_OPEN, &[])));
+            .push(Card::text(st.content.t(room_open(here), &[])));
     }
     Ok(answer)
+}
+
+/// The warning that others can read the room, with the way to fix it on its platform.
+fn room_open(here: &Here) -> crate::content::copy::Key {
+    match here.transport {
+        TransportKind::Discord => k::ROOM_OPEN,
+        TransportKind::Matrix => crate::content::copy::keys::matrix::ROOM_OPEN,
+    }
 }
 
 fn invitation_card(
@@ -351,7 +359,14 @@ pub async fn status(st: &AppState, who: &Who, here: &Here) -> FlowResult {
     if let Some(open) = here.open_to_others {
         p.fields.push(field(
             lib.t(k::FIELD_READERS, &[]),
-            lib.t(if open { k::ROOM_OPEN } else { k::ROOM_PRIVATE }, &[]),
+            lib.t(
+                if open {
+                    room_open(here)
+                } else {
+                    k::ROOM_PRIVATE
+                },
+                &[],
+            ),
         ));
     }
     p.footer = Some(lib.t(

@@ -303,6 +303,26 @@ async fn write(
     }
 }
 
+/// Whether people other than the couple can read the room (setup and status say so): anyone
+/// may join it, its history is world-readable, or it holds or invites more than the two of
+/// them and the bot. `None` when none of that is certain yet (the join rule not synced).
+async fn open_to_others(room: &matrix_sdk::Room) -> Option<bool> {
+    use matrix_sdk::ruma::events::room::history_visibility::HistoryVisibility;
+    use matrix_sdk::RoomMemberships;
+    let readable = room.history_visibility_or_default() == HistoryVisibility::WorldReadable;
+    // The member list, not the sync summary's counts (absent without lazy loading).
+    let crowd = room
+        .members(RoomMemberships::JOIN | RoomMemberships::INVITE)
+        .await
+        .ok()
+        .map(|m| m.len() > 3);
+    let public = room.is_public();
+    if readable || crowd == Some(true) || public == Some(true) {
+        return Some(true);
+    }
+    public.and(crowd).map(|_| false)
+}
+
 async fn command(bot: &Bot, who: &Who, acted: &Acted, parsed: Parsed) -> Result<Answer, FlowError> {
     let st = &bot.state;
     let here = Here {
@@ -311,7 +331,11 @@ async fn command(bot: &Bot, who: &Who, acted: &Acted, parsed: Parsed) -> Result<
         space: None,
         direct: acted.direct,
         can_post: true,
-        open_to_others: None,
+        open_to_others: if acted.direct {
+            None
+        } else {
+            open_to_others(&acted.room).await
+        },
     };
     let cmd = match parsed {
         Parsed::Run(c) => c,

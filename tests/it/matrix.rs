@@ -523,6 +523,13 @@ async fn encrypted_journey() {
     bob.say(&us, &n.to_string()).await;
     bot.wait_count("select count(*) from couples", 1).await;
     bot.wait_count("select count(*) from partners", 2).await;
+    // Eve can read the room: status tells Ann so privately, with how to keep it theirs.
+    ann.say(&us, "!attune status").await;
+    let open = lib.t(keys::matrix::ROOM_OPEN, &[]).words();
+    ann.wait_for("status saying others can read the room", |s| {
+        s.sender == b && s.room != us && s.body().contains(&open)
+    })
+    .await;
 
     // The outsider in the room is refused and changes nothing.
     let before = bot.count("select count(*) from checkins").await;
@@ -739,6 +746,13 @@ async fn repair_reaches_an_agreement() {
     let n = invitation(&lib, &ann, &bob, &b, &us).await;
     bob.say(&us, &n.to_string()).await;
     bot.wait_count("select count(*) from partners", 2).await;
+    // Only the two of them and the bot are in the room, and status says so.
+    ann.say(&us, "!attune status").await;
+    let private = lib.t(keys::onboarding::ROOM_PRIVATE, &[]).words();
+    ann.wait_for("status saying the room is theirs", |s| {
+        s.sender == b && s.room != us && s.body().contains(&private)
+    })
+    .await;
 
     // Ann starts: the chooser and the request for the moment come to her direct room.
     let mark = ann.seen().len();
