@@ -310,22 +310,7 @@ async fn forget_finishes_after_a_restart_midway_and_says_so_once() {
         .execute(&mut *holder)
         .await
         .unwrap();
-    let confirm = stage
-        .cmd(ALICE, "attune forget", vec![])
-        .await
-        .unwrap()
-        .message()
-        .cloned()
-        .unwrap();
-    let ack = stage
-        .fake
-        .click_button(
-            ALICE,
-            confirm.id,
-            &confirm.control(Act::Forget(ForgetAction::Confirm)).unwrap(),
-        )
-        .await
-        .unwrap();
+    let ack = confirm_forget(&stage, ALICE).await;
     let lib = attune::content::Library::builtin();
     use attune::content::copy::keys::privacy as k;
     assert_eq!(ack.text(), lib.s(k::FORGET_STARTED), "answered at once");
@@ -366,22 +351,7 @@ async fn forget_finishes_when_the_person_takes_no_direct_messages() {
     answer(&stage, ALICE, "4", "SENTINEL-forget-closed-dms", true).await;
     let alice = person_of(&stage, ALICE).await;
     stage.fake.close_dms(ALICE, true);
-    let confirm = stage
-        .cmd(ALICE, "attune forget", vec![])
-        .await
-        .unwrap()
-        .message()
-        .cloned()
-        .unwrap();
-    stage
-        .fake
-        .click_button(
-            ALICE,
-            confirm.id,
-            &confirm.control(Act::Forget(ForgetAction::Confirm)).unwrap(),
-        )
-        .await
-        .unwrap();
+    confirm_forget(&stage, ALICE).await;
     stage.settle().await.unwrap();
     assert!(stage.fake.direct_messages(ALICE).is_empty());
     assert_eq!(

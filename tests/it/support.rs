@@ -11,7 +11,7 @@ pub use attune::domain::custom_id::{
 pub use attune::sandbox::controls::Controls;
 
 use attune::config::Config;
-use attune::sandbox::fake::FakeMessage;
+use attune::sandbox::fake::{FakeMessage, Reply};
 use attune::sandbox::stage::{Stage, ALICE, BOB};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -227,22 +227,7 @@ pub async fn repair_modal(
 pub async fn forget_me(stage: &Stage, user: u64) -> FakeMessage {
     use attune::content::copy::keys::privacy as k;
     let lib = attune::content::Library::builtin();
-    let confirm = stage
-        .cmd(user, "attune forget", vec![])
-        .await
-        .unwrap()
-        .message()
-        .cloned()
-        .unwrap();
-    let ack = stage
-        .fake
-        .click_button(
-            user,
-            confirm.id,
-            &confirm.control(Act::Forget(ForgetAction::Confirm)).unwrap(),
-        )
-        .await
-        .unwrap();
+    let ack = confirm_forget(stage, user).await;
     assert_eq!(ack.text(), lib.s(k::FORGET_STARTED), "acknowledged at once");
     stage.settle().await.unwrap();
     let done = lib.s(k::FORGET_DONE);
@@ -250,4 +235,24 @@ pub async fn forget_me(stage: &Stage, user: u64) -> FakeMessage {
     let told: Vec<_> = dms.iter().filter(|m| m.content == done).collect();
     assert_eq!(told.len(), 1, "told once that it is done: {dms:?}");
     told[0].clone()
+}
+
+/// `user` runs `/attune forget` and presses "Yes, forget me"; returns the answer to the press.
+pub async fn confirm_forget(stage: &Stage, user: u64) -> Reply {
+    let confirm = stage
+        .cmd(user, "attune forget", vec![])
+        .await
+        .unwrap()
+        .message()
+        .cloned()
+        .unwrap();
+    stage
+        .fake
+        .click_button(
+            user,
+            confirm.id,
+            &confirm.control(Act::Forget(ForgetAction::Confirm)).unwrap(),
+        )
+        .await
+        .unwrap()
 }
