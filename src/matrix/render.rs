@@ -126,12 +126,25 @@ fn instant(t: &chrono::DateTime<chrono::Utc>, style: TimeStyle) -> String {
     t.format(f).to_string()
 }
 
+/// Our shared words name the slash commands (`/repair`, `/attune setup partner:@them`); on
+/// Matrix the same commands are typed after a `!` (see `commands.rs`). Only our own words
+/// are rewritten, never what someone typed.
+fn typed_here(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains("`/") {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.replace("`/", "`!")
+            .replace("setup partner:@them", "setup @them"),
+    )
+}
+
 /// The plain-text fallback of a text.
 pub fn plain(t: &Text) -> String {
     let mut out = String::new();
     for p in &t.0 {
         match p {
-            Part::Plain(s) => out.push_str(s),
+            Part::Plain(s) => out.push_str(&typed_here(s)),
             Part::Person(r) => out.push_str(&r.handle),
             Part::Instant(at, style) => out.push_str(&instant(at, *style)),
             Part::User(s) => out.push_str(&s.replace(['\n', '\r'], " ")),
@@ -154,7 +167,7 @@ pub fn html(t: &Text) -> String {
     let mut out = String::new();
     for p in &t.0 {
         match p {
-            Part::Plain(s) => out.push_str(&light_markdown(s)),
+            Part::Plain(s) => out.push_str(&light_markdown(&typed_here(s))),
             Part::Person(r) => out.push_str(&format!(
                 "<a href=\"https://matrix.to/#/{}\">{}</a>",
                 escape(&r.handle),
@@ -381,6 +394,29 @@ pub fn presses(choices: &[Choice], picked: &[u32]) -> Option<Vec<(String, Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_our_words_name_is_spelled_as_typed_on_matrix() {
+        let lib = Library::builtin();
+        for (name, words) in &lib.text {
+            let t = Text::plain(words.as_str());
+            for shown in [plain(&t), html(&t)] {
+                assert!(
+                    !shown.contains("`/") && !shown.contains(">/"),
+                    "{name}: {shown}"
+                );
+                assert!(!shown.contains("partner:@"), "{name}: {shown}");
+            }
+        }
+        let here = plain(&lib.t(keys::common::NO_COUPLE_HERE, &[]));
+        assert!(here.contains("`!attune setup @them`"), "{here}");
+        let mut typed = Text::plain("Try ");
+        typed.push(Part::User("`/repair`".into()));
+        assert!(
+            plain(&typed).ends_with("`/repair`"),
+            "what people type stays"
+        );
+    }
 
     #[test]
     fn markup_is_ours_only() {
