@@ -569,6 +569,19 @@ async fn encrypted_journey() {
             .is_encrypted(),
         "the direct room is encrypted"
     );
+    // The bot's device is cross-signed by its own identity, so clients that exclude
+    // unverified devices still talk to it.
+    let bot_user = OwnedUserId::try_from(b.as_str()).unwrap();
+    let devices = ann
+        .client
+        .encryption()
+        .get_user_devices(&bot_user)
+        .await
+        .unwrap();
+    assert!(
+        devices.devices().any(|d| d.is_cross_signed_by_owner()),
+        "the bot's device is cross-signed"
+    );
     let mood = |s: &str| lib.t(keys::mood::HEAVY, &[]).words() == s;
     let card = ann
         .wait_for("Ann's private card", |s| {
