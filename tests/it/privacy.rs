@@ -1036,3 +1036,52 @@ async fn finished_jobs_older_than_the_limit_are_pruned() {
     assert_eq!(left().await, vec!["recent-done", "waiting"]);
     finish(stage).await;
 }
+
+/// A shared note is shown at the reveal as written, but it cannot pass for the bot's own
+/// lines, links or pings: no forged line, no live link, no mention of anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revealed_note_cannot_forge_lines_links_or_mentions() {
+    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
+    couple_in_berlin(&stage).await;
+    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    let sneaky =
+        "fine\n**Bob:** I'm leaving @everyone <@100000000000000003> [help](https://evil.example)";
+    answer(&stage, ALICE, "4", sneaky, true).await;
+    answer(&stage, BOB, "3", "all good", false).await;
+    stage.settle().await.unwrap();
+    let reveal = stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .find(|m| m.text().contains("revealed"))
+        .expect("the reveal");
+    let t = reveal.text();
+    assert!(t.contains("leaving"), "the note is shown: {t}");
+    assert!(
+        !t.lines().any(|l| l.trim_start().starts_with("**Bob:**")),
+        "a forged line: {t}"
+    );
+    assert!(!t.contains("](https://evil"), "a live link: {t}");
+    assert!(!t.contains("@everyone"), "a mass mention: {t}");
+    assert!(!t.contains("<@100000000000000003>"), "a mention: {t}");
+    let sent = stage
+        .fake
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.body)
+        .find(|b| b.to_string().contains("revealed") && b.to_string().contains("leaving"))
+        .expect("the reveal as sent");
+    let allowed = &sent["allowed_mentions"];
+    let parse = allowed["parse"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !parse.iter().any(|p| p == "everyone" || p == "users"),
+        "only named partners may be pinged: {allowed}"
+    );
+    for u in allowed["users"].as_array().cloned().unwrap_or_default() {
+        assert!(
+            [ALICE.to_string(), BOB.to_string()].contains(&u.as_str().unwrap_or("").to_string()),
+            "{allowed}"
+        );
+    }
+    finish(stage).await;
+}
