@@ -124,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
         let transport = attune::matrix::MatrixTransport::new(
             client.clone(),
             Arc::new(attune::content::Library::builtin()),
+            None,
         );
         let mut rooms = Vec::new();
         for _ in 0..a.rooms {

@@ -53,6 +53,26 @@ fn actor(couple: &Couple, who: &Who) -> FlowResult<PersonRef> {
     }
 }
 
+/// The zones to show a room's times in where the platform cannot show each reader their
+/// own: the couple's home zone first, then the other partner's when it differs. None when no
+/// couple lives in the room.
+pub async fn zones_in_room(
+    ex: impl PgExecutor<'_>,
+    transport: crate::domain::ids::TransportKind,
+    room: &str,
+) -> sqlx::Result<Vec<chrono_tz::Tz>> {
+    let Some(couple) = couples::live_in_room(ex, transport, room).await? else {
+        return Ok(Vec::new());
+    };
+    let mut zones = vec![couple.home_zone()];
+    for z in couple.partners.iter().filter_map(|p| p.zone) {
+        if !zones.contains(&z) {
+            zones.push(z);
+        }
+    }
+    Ok(zones)
+}
+
 /// Refuses, with what to fix, when the transport says the bot cannot post here (everything
 /// a couple starts ends in a post the bot must be able to make).
 pub fn require_post(here: &Here) -> FlowResult<()> {

@@ -155,7 +155,11 @@ impl Running {
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<Running> {
         let config = state.config.matrix.clone();
-        let transport = Arc::new(MatrixTransport::new(client.clone(), state.content.clone()));
+        let transport = Arc::new(MatrixTransport::new(
+            client.clone(),
+            state.content.clone(),
+            Some(state.pool.clone()),
+        ));
         let marker = config.store_path.join(SYNCED_MARKER);
         if !marker.exists() {
             client

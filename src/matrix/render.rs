@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::content::copy::keys;
 use crate::content::Library;
 use crate::transport::{Card, Control, Part, Text, TextRequest, TimeStyle};
+use chrono_tz::Tz;
 
 /// Where a bot event keeps what its numbers and its question mean.
 pub const META_KEY: &str = "org.attune.card";
@@ -114,6 +115,31 @@ fn light_markdown(s: &str) -> String {
         });
     }
     lines.join("<br>")
+}
+
+/// Matrix shows no instant in each reader's own zone, so a card's times are written out in
+/// the couple's zones (`zones`: the home zone first), each named by its city.
+pub fn localise(text: &mut Text, zones: &[Tz]) {
+    if zones.is_empty() {
+        return;
+    }
+    for part in text.0.iter_mut() {
+        if let Part::Instant(at, style) = part {
+            let f = match style {
+                TimeStyle::Time => "%H:%M",
+                TimeStyle::DateTime | TimeStyle::Relative => "%a %-d %b, %H:%M",
+                TimeStyle::Full => "%A, %-d %B %Y, %H:%M",
+            };
+            let shown: Vec<String> = zones
+                .iter()
+                .map(|z| {
+                    let city = z.name().rsplit('/').next().unwrap_or("").replace('_', " ");
+                    format!("{} ({city})", at.with_timezone(z).format(f))
+                })
+                .collect();
+            *part = Part::Plain(shown.join(" / "));
+        }
+    }
 }
 
 fn instant(t: &chrono::DateTime<chrono::Utc>, style: TimeStyle) -> String {
@@ -271,8 +297,15 @@ fn mentions(card: &Card) -> Value {
 }
 
 /// A card as the content of an `m.room.message` (`m.notice`), and what its numbers mean.
-pub fn content(lib: &Library, card: &Card, room: &str, key: Option<&str>) -> (Value, Meta) {
-    let (text, choices) = body(lib, card);
+pub fn content(
+    lib: &Library,
+    card: &Card,
+    room: &str,
+    key: Option<&str>,
+    zones: &[Tz],
+) -> (Value, Meta) {
+    let (mut text, choices) = body(lib, card);
+    localise(&mut text, zones);
     let meta = Meta {
         room: room.to_string(),
         choices,
@@ -416,6 +449,21 @@ mod tests {
             plain(&typed).ends_with("`/repair`"),
             "what people type stays"
         );
+    }
+
+    #[test]
+    fn times_are_written_in_each_partners_zone() {
+        let at: chrono::DateTime<chrono::Utc> = "2026-11-25T07:00:00Z".parse().unwrap();
+        let mut t = Text::plain("Next: ");
+        t.push(Part::Instant(at, TimeStyle::DateTime));
+        let mut utc = t.clone();
+        localise(&mut t, &[Tz::Europe__Berlin, Tz::America__New_York]);
+        assert_eq!(
+            plain(&t),
+            "Next: Wed 25 Nov, 08:00 (Berlin) / Wed 25 Nov, 02:00 (New York)"
+        );
+        localise(&mut utc, &[]);
+        assert!(plain(&utc).ends_with("07:00 UTC"), "{}", plain(&utc));
     }
 
     #[test]

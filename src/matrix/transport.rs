@@ -58,15 +58,36 @@ pub struct MatrixTransport {
     /// Direct rooms created in this process, until the SDK's store knows them; also
     /// serialises creating them, so two deliveries never open two rooms for one partner.
     dms: Mutex<HashMap<OwnedUserId, OwnedRoomId>>,
+    /// Where the couple's zones are read, to write a card's times in them (none: in UTC,
+    /// as a bench that posts without a database does).
+    pool: Option<sqlx::PgPool>,
 }
 
 impl MatrixTransport {
-    pub fn new(client: Client, content: Arc<Library>) -> MatrixTransport {
+    pub fn new(
+        client: Client,
+        content: Arc<Library>,
+        pool: Option<sqlx::PgPool>,
+    ) -> MatrixTransport {
         MatrixTransport {
             client,
             content,
             dms: Mutex::new(HashMap::new()),
+            pool,
         }
+    }
+
+    /// The zones a couple room's times are shown in (none: UTC, said so).
+    async fn zones(&self, couple_room: &str) -> Vec<chrono_tz::Tz> {
+        let Some(pool) = &self.pool else {
+            return Vec::new();
+        };
+        crate::flows::access::zones_in_room(pool, TransportKind::Matrix, couple_room)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not read the couple's zones; times shown in UTC");
+                Vec::new()
+            })
     }
 
     pub fn client(&self) -> &Client {
@@ -177,7 +198,8 @@ impl MatrixTransport {
         key: Option<&str>,
         reply_to: Option<&str>,
     ) -> Result<OwnedEventId, PostError> {
-        let (mut content, _) = render::content(&self.content, card, couple_room, key);
+        let zones = self.zones(couple_room).await;
+        let (mut content, _) = render::content(&self.content, card, couple_room, key, &zones);
         if let Some(ev) = reply_to {
             content = render::as_reply(content, ev);
         }
@@ -195,7 +217,8 @@ impl MatrixTransport {
         original: &str,
         card: &Card,
     ) -> Result<(), PostError> {
-        let (content, _) = render::content(&self.content, card, couple_room, None);
+        let zones = self.zones(couple_room).await;
+        let (content, _) = render::content(&self.content, card, couple_room, None, &zones);
         self.send(room, render::replacement(original, content), None)
             .await?;
         self.send_image(room, card, None).await;

@@ -766,6 +766,27 @@ async fn repair_reaches_an_agreement() {
         s.sender == b && s.room != us && s.body().contains(&private)
     })
     .await;
+    // Times are written in each partner's own zone, not in UTC.
+    ann.say(&us, "!attune timezone Europe/Berlin").await;
+    bob.say(&us, "!attune timezone America/New_York").await;
+    bot.wait_count(
+        "select count(*) from people where time_zone in ('Europe/Berlin', 'America/New_York')",
+        2,
+    )
+    .await;
+    let mark = ann.seen().len();
+    ann.say(&us, "!attune status").await;
+    let status = ann
+        .wait_after(mark, "status with the next check-ins", |s| {
+            s.sender == b && s.room != us && s.body().contains(&private)
+        })
+        .await;
+    assert!(
+        status.body().contains("(Berlin)") && status.body().contains("(New York)"),
+        "{}",
+        status.body()
+    );
+    assert!(!status.body().contains(" UTC"), "{}", status.body());
 
     // Ann starts: the chooser and the request for the moment come to her direct room.
     let mark = ann.seen().len();
