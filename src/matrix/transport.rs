@@ -254,12 +254,27 @@ impl Transport for MatrixTransport {
         &self,
         room: &Room,
         _card: &Card,
+        key: &str,
         since: DateTime<Utc>,
     ) -> Result<Option<MessageRef>, PostError> {
-        // The key of the post being retried is not handed here; the scheduler passes the
-        // card, and the bot's recent events carry their keys. Without the key we cannot be
-        // sure, so a retry inside the homeserver's window relies on the transaction id.
-        let _ = (room, since);
+        // Every post carries its key in the card's metadata (kept by the homeserver, encrypted
+        // in encrypted rooms), so the bot's own recent events say whether it went out.
+        let r = self.room(&room.external)?;
+        let Some(me) = self.client.user_id().map(|u| u.to_string()) else {
+            return Ok(None);
+        };
+        let since_ms = since.timestamp_millis();
+        for (id, ev) in recent_own(&r, &me, FIND_LIMIT).await {
+            let at = ev.get("origin_server_ts").and_then(Value::as_i64);
+            let posted = ev
+                .get("content")
+                .and_then(|c| c.get(render::META_KEY))
+                .and_then(|m| m.get("key"))
+                .and_then(Value::as_str);
+            if posted == Some(key) && at.is_some_and(|t| t >= since_ms) {
+                return Ok(Some(MessageRef(id)));
+            }
+        }
         Ok(None)
     }
 
@@ -304,6 +319,10 @@ impl Transport for MatrixTransport {
         member.display_name().map(str::to_string)
     }
 }
+
+/// How far back (events) a retried post looks for its earlier send: the retry follows within
+/// hours, and a couple room sees few messages in that time.
+const FIND_LIMIT: u32 = 100;
 
 /// The bot's recent events in a room, newest first, as raw JSON (decrypted where the SDK
 /// could), for reading back what its numbers and questions mean.

@@ -463,7 +463,7 @@ impl Scheduler {
             // Only a room is looked through; a private message relies on its key.
             if claimed.claimed_at - sent >= NONCE_TRUST {
                 match transport
-                    .find_recent(&d.room, &d.card, sent - FIND_MARGIN)
+                    .find_recent(&d.room, &d.card, &d.key, sent - FIND_MARGIN)
                     .await
                 {
                     Ok(Some(message)) => {

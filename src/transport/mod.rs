@@ -332,15 +332,17 @@ pub trait Transport: Send + Sync {
     /// after a lost answer lands once.
     async fn post(&self, room: &Room, card: &Card, key: &str) -> Result<MessageRef, PostError>;
 
-    /// Looks for a message this bot posted in `room` since `since` that is this `card`, for a
-    /// delivery that may have reached the platform without being recorded (its answer lost,
-    /// then the database away): the platform's own deduplication of `key` lasts minutes only,
-    /// so past that the bot must recognise its earlier message before sending again.
-    /// `Ok(None)` means "not there: send". The default cannot look and says so.
+    /// Looks for a message this bot posted in `room` since `since` that is this `card` (posted
+    /// under `key`, where the platform keeps it), for a delivery that may have reached the
+    /// platform without being recorded (its answer lost, then the database away): the
+    /// platform's own deduplication of `key` lasts minutes only, so past that the bot must
+    /// recognise its earlier message before sending again. `Ok(None)` means "not there:
+    /// send". The default cannot look and says so.
     async fn find_recent(
         &self,
         _room: &Room,
         _card: &Card,
+        _key: &str,
         _since: DateTime<Utc>,
     ) -> Result<Option<MessageRef>, PostError> {
         Ok(None)

@@ -906,3 +906,53 @@ async fn repair_reaches_an_agreement() {
     }
     bot.finish().await;
 }
+
+/// A post that went out without being recorded is recognised by its key when the retry comes
+/// past the homeserver's transaction window, also in an encrypted room: the scheduler then
+/// records it instead of posting it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earlier_post_is_recognised_by_its_key() {
+    use attune::domain::couple::Room;
+    use attune::domain::ids::{RoomId, TransportKind};
+    use attune::transport::{Card, Text, Transport};
+    let poster = person(&unique("poster")).await;
+    let ann = person(&unique("ann")).await;
+    let us = room(&poster, &[&ann.id], true).await;
+    wait_joined(&poster, &us, &ann.id).await;
+    let t = attune::matrix::MatrixTransport::new(
+        poster.client.clone(),
+        Arc::new(Library::builtin()),
+        None,
+    );
+    let room = Room {
+        id: RoomId::new(),
+        transport: TransportKind::Matrix,
+        external: us.clone(),
+        space: None,
+    };
+    let card = Card::text(Text::plain("Good morning, you two."));
+    let before = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let sent = t.post(&room, &card, "post:first").await.expect("posted");
+    let found = t
+        .find_recent(&room, &card, "post:first", before)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(sent), "the earlier post is found by its key");
+    let other = t
+        .find_recent(&room, &card, "post:second", before)
+        .await
+        .unwrap();
+    assert_eq!(
+        other, None,
+        "the same words under another key are another post"
+    );
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let too_old = t
+        .find_recent(&room, &card, "post:first", later)
+        .await
+        .unwrap();
+    assert_eq!(
+        too_old, None,
+        "a post from before the first attempt is not this one"
+    );
+}
