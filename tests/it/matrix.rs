@@ -14,7 +14,7 @@ use attune::config::Config;
 use attune::content::copy::keys;
 use attune::content::Library;
 use attune::domain::clock::SystemClock;
-use attune::domain::custom_id::{CustomId, RepairAction};
+use attune::domain::custom_id::{Act, CustomId, MicroAction, RepairAction};
 use attune::matrix::render::META_KEY;
 use hmac::{Hmac, Mac};
 use matrix_sdk::config::SyncSettings;
@@ -319,14 +319,18 @@ impl Person {
 
 /// The number a card offers for a repair action, read from the choices the bot attached to
 /// it (so the test presses by typed action, not by label).
-fn repair_choice(s: &Seen, action: RepairAction) -> Option<u32> {
+fn choice(s: &Seen, act: Act) -> Option<u32> {
     s.current()[META_KEY]["choices"]
         .as_array()?
         .iter()
-        .find_map(|c| match c["id"].as_str()?.parse::<CustomId>().ok()? {
-            CustomId::Repair(_, a) if a == action => c["n"].as_u64().map(|n| n as u32),
-            _ => None,
+        .find_map(|c| {
+            let id = c["id"].as_str()?.parse::<CustomId>().ok()?;
+            (id.act() == act).then(|| c["n"].as_u64().map(|n| n as u32))?
         })
+}
+
+fn repair_choice(s: &Seen, action: RepairAction) -> Option<u32> {
+    choice(s, Act::Repair(action))
 }
 
 fn has_choices(s: &Seen) -> bool {
@@ -896,6 +900,23 @@ async fn repair_reaches_an_agreement() {
     )
     .await;
     bot.wait_count("select count(*) from agreements", 1).await;
+    // A small prompt on request comes privately, and pressing its number records it.
+    let mark = ann.seen().len();
+    ann.say(&us, "!micro").await;
+    let prompt = ann
+        .wait_after(mark, "a micro-prompt", |s| {
+            s.sender == b && choice(s, Act::Micro(MicroAction::Done)).is_some()
+        })
+        .await;
+    assert_ne!(prompt.room, us, "the prompt is private");
+    let n = choice(&prompt, Act::Micro(MicroAction::Done)).unwrap();
+    ann.reply(&prompt.room, &prompt.event_id, &n.to_string())
+        .await;
+    bot.wait_count(
+        "select count(*) from micro_prompts where outcome = 'done'",
+        1,
+    )
+    .await;
     // The moment Ann never shared stayed in her direct room.
     for s in bob.seen().iter().filter(|s| s.room == us) {
         assert!(
