@@ -30,6 +30,14 @@ fn post_for(stage: &Stage, user: u64) -> FakeMessage {
         .expect("a check-in post")
 }
 
+/// A couple in Berlin whose 07:00 check-in of 25 November has just been posted.
+async fn morning_checkin() -> Stage {
+    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
+    couple_in_berlin(&stage).await;
+    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    stage
+}
+
 /// Answers a check-in privately with a note; `share` decides whether the note is revealed.
 async fn answer(stage: &Stage, user: u64, mood: &str, note: &str, share: bool) {
     let post = post_for(stage, user);
@@ -142,9 +150,7 @@ async fn notes_are_sealed_at_rest_and_start_up_checks_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_holds_my_data_and_nothing_private_of_my_partner() {
-    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
-    couple_in_berlin(&stage).await;
-    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    let stage = morning_checkin().await;
     answer(&stage, ALICE, "4", "SENTINEL-alice-private", false).await;
     // bob's answer is in progress, not revealed: it must not reach alice's export.
     let post = post_for(&stage, BOB);
@@ -206,9 +212,7 @@ async fn export_holds_my_data_and_nothing_private_of_my_partner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forget_removes_every_trace_and_tells_the_partner_kindly() {
-    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
-    couple_in_berlin(&stage).await;
-    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    let stage = morning_checkin().await;
     answer(&stage, ALICE, "4", "SENTINEL-forget-note", true).await;
     answer(&stage, BOB, "2", "bob keeps this", true).await;
     stage.cmd(ALICE, "micro", vec![]).await.unwrap();
@@ -345,9 +349,7 @@ async fn forget_finishes_after_a_restart_midway_and_says_so_once() {
 /// the job that would have told her, is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forget_finishes_when_the_person_takes_no_direct_messages() {
-    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
-    couple_in_berlin(&stage).await;
-    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    let stage = morning_checkin().await;
     answer(&stage, ALICE, "4", "SENTINEL-forget-closed-dms", true).await;
     let alice = person_of(&stage, ALICE).await;
     stage.fake.close_dms(ALICE, true);
@@ -556,9 +558,7 @@ async fn text_shaped_like_the_storage_format_stays_text_through_restart_and_rota
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_value_moved_elsewhere_is_refused_and_an_edit_keeps_it() {
-    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
-    couple_in_berlin(&stage).await;
-    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    let stage = morning_checkin().await;
     // bob's private note, then alice's shared one.
     answer(&stage, BOB, "2", "SENTINEL-bob-private-note", false).await;
     let post = post_for(&stage, ALICE);
@@ -1041,9 +1041,7 @@ async fn finished_jobs_older_than_the_limit_are_pruned() {
 /// lines, links or pings: no forged line, no live link, no mention of anyone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revealed_note_cannot_forge_lines_links_or_mentions() {
-    let stage = stage_at(at("2026-11-25T05:00:00Z")).await;
-    couple_in_berlin(&stage).await;
-    stage.run_until(at("2026-11-25T07:00:00Z")).await.unwrap();
+    let stage = morning_checkin().await;
     let sneaky =
         "fine\n**Bob:** I'm leaving @everyone <@100000000000000003> [help](https://evil.example)";
     answer(&stage, ALICE, "4", sneaky, true).await;
