@@ -38,6 +38,17 @@ async fn morning_checkin() -> Stage {
     stage
 }
 
+/// Lets the round's reveal run; returns the reveal as the channel shows it.
+async fn revealed(stage: &Stage) -> FakeMessage {
+    stage.settle().await.unwrap();
+    stage
+        .fake
+        .messages(CHANNEL)
+        .into_iter()
+        .find(|m| m.text().contains("revealed"))
+        .expect("the reveal")
+}
+
 /// Answers a check-in privately with a note; `share` decides whether the note is revealed.
 async fn answer(stage: &Stage, user: u64, mood: &str, note: &str, share: bool) {
     let post = post_for(stage, user);
@@ -133,13 +144,7 @@ async fn notes_are_sealed_at_rest_and_start_up_checks_the_key() {
     stage.config.privacy.keys = Keyring::parse(Some(&new), &[]).unwrap();
     stage.start_bot().await.unwrap();
     answer(&stage, BOB, "3", "bob's own words", false).await;
-    stage.settle().await.unwrap();
-    let reveal = stage
-        .fake
-        .messages(CHANNEL)
-        .into_iter()
-        .find(|m| m.text().contains("revealed"))
-        .unwrap();
+    let reveal = revealed(&stage).await;
     assert!(
         reveal.text().contains("SENTINEL-sealed-note"),
         "the rotated note still reads: {}",
@@ -543,13 +548,7 @@ async fn text_shaped_like_the_storage_format_stays_text_through_restart_and_rota
     stage.config.privacy.keys = Keyring::parse(Some(&next), &[]).unwrap();
     stage.start_bot().await.unwrap();
     answer(&stage, BOB, "3", "enc:v1:bob:typed-this-too", false).await;
-    stage.settle().await.unwrap();
-    let reveal = stage
-        .fake
-        .messages(CHANNEL)
-        .into_iter()
-        .find(|m| m.text().contains("revealed"))
-        .expect("a reveal");
+    let reveal = revealed(&stage).await;
     assert!(reveal.text().contains(NOTE), "{}", reveal.text());
     let doc = exported(&stage, ALICE).await;
     assert_eq!(doc["repair_texts"][0]["text"], MOMENT);
@@ -632,13 +631,7 @@ async fn a_sealed_value_moved_elsewhere_is_refused_and_an_edit_keeps_it() {
         .control(Act::Checkin(CheckinAction::Submit))
         .unwrap();
     f.click_button(ALICE, card.id, &done).await.unwrap();
-    stage.settle().await.unwrap();
-    let reveal = stage
-        .fake
-        .messages(CHANNEL)
-        .into_iter()
-        .find(|m| m.text().contains("revealed"))
-        .expect("the reveal still happens");
+    let reveal = revealed(&stage).await;
     assert!(
         !reveal.text().contains("SENTINEL-bob-private-note"),
         "a moved value is never posted: {}",
@@ -1046,13 +1039,7 @@ async fn a_revealed_note_cannot_forge_lines_links_or_mentions() {
         "fine\n**Bob:** I'm leaving @everyone <@100000000000000003> [help](https://evil.example)";
     answer(&stage, ALICE, "4", sneaky, true).await;
     answer(&stage, BOB, "3", "all good", false).await;
-    stage.settle().await.unwrap();
-    let reveal = stage
-        .fake
-        .messages(CHANNEL)
-        .into_iter()
-        .find(|m| m.text().contains("revealed"))
-        .expect("the reveal");
+    let reveal = revealed(&stage).await;
     let t = reveal.text();
     assert!(t.contains("leaving"), "the note is shown: {t}");
     assert!(
