@@ -88,7 +88,7 @@ pub struct Answer {
     pub posts: Vec<Post>,
     /// A durable follow-up planned with the change this answer shows (the repair's card,
     /// posted by a job if the answer never reaches the couple). The transport calls
-    /// [`shown`] once the reply is delivered, which makes the follow-up needless.
+    /// [`showing`] just before it shows the reply and [`not_shown`] if that failed.
     pub follow_up: Option<crate::domain::jobs::Job>,
 }
 

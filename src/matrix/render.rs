@@ -117,6 +117,15 @@ fn light_markdown(s: &str) -> String {
     lines.join("<br>")
 }
 
+/// Whether a card, as rendered, shows an instant (which [`localise`] writes out).
+pub fn shows_a_time(lib: &Library, card: &Card) -> bool {
+    body(lib, card)
+        .0
+         .0
+        .iter()
+        .any(|p| matches!(p, Part::Instant(..)))
+}
+
 /// Matrix shows no instant in each reader's own zone, so a card's times are written out in
 /// the couple's zones (`zones`: the home zone first), each named by its city.
 pub fn localise(text: &mut Text, zones: &[Tz]) {

@@ -77,11 +77,15 @@ impl MatrixTransport {
         }
     }
 
-    /// The zones a couple room's times are shown in (none: UTC, said so).
-    async fn zones(&self, couple_room: &str) -> Vec<chrono_tz::Tz> {
+    /// The zones a couple room's times are shown in (none: UTC, said so). Read only for a
+    /// card that shows a time, so most posts cost no query.
+    async fn zones(&self, couple_room: &str, card: &Card) -> Vec<chrono_tz::Tz> {
         let Some(pool) = &self.pool else {
             return Vec::new();
         };
+        if !render::shows_a_time(&self.content, card) {
+            return Vec::new();
+        }
         crate::flows::access::zones_in_room(pool, TransportKind::Matrix, couple_room)
             .await
             .unwrap_or_else(|e| {
@@ -198,7 +202,7 @@ impl MatrixTransport {
         key: Option<&str>,
         reply_to: Option<&str>,
     ) -> Result<OwnedEventId, PostError> {
-        let zones = self.zones(couple_room).await;
+        let zones = self.zones(couple_room, card).await;
         let (mut content, _) = render::content(&self.content, card, couple_room, key, &zones);
         if let Some(ev) = reply_to {
             content = render::as_reply(content, ev);
@@ -217,7 +221,7 @@ impl MatrixTransport {
         original: &str,
         card: &Card,
     ) -> Result<(), PostError> {
-        let zones = self.zones(couple_room).await;
+        let zones = self.zones(couple_room, card).await;
         let (content, _) = render::content(&self.content, card, couple_room, None, &zones);
         self.send(room, render::replacement(original, content), None)
             .await?;
